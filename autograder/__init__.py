@@ -1,0 +1,1 @@
+"""The instructor side of the course: release, grade and selftest, built on nbgrader's Python API."""

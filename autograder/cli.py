@@ -1,0 +1,66 @@
+"""The instructor's command line: ``python -m autograder {release,grade,selftest}``."""
+import argparse
+import os
+import sys
+
+from .course import CELL_TIMEOUT, NOTEBOOKS
+from .grade import SUBMISSION_TIMEOUT, GraderError, format_table, grade, summarize
+from .release import release
+from .sandbox import SandboxError, check_available
+from .selftest import selftest
+
+
+def _sandbox_ok(args):
+    if args.no_sandbox:
+        print("warning: --no-sandbox: student code can read the hidden tests and the gradebook", file=sys.stderr)
+        return False
+    try:
+        check_available()
+    except SandboxError as exc:
+        raise GraderError(f"student kernels cannot be sandboxed on this machine ({exc}). Grade on Linux as root "
+                          "or with unprivileged user namespaces, or pass --no-sandbox on a machine you trust.")
+    return True
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("release", help="regenerate notebooks/ (the student release) from solutions/")
+    p.add_argument("--out", default=os.fspath(NOTEBOOKS), help="where to write the release (default: notebooks/)")
+
+    for name, text in (("grade", "grade DIR/<student>/<assignment>/*.ipynb"),
+                       ("selftest", "solutions must score 100%% and the blank release 0")):
+        p = sub.add_parser(name, help=text)
+        if name == "grade":
+            p.add_argument("dir", help="folder of <student>/<assignment>/ submissions")
+            p.add_argument("--out", help="output folder (default: a grades/ folder beside DIR)")
+            p.add_argument("--cell-timeout", type=int, default=CELL_TIMEOUT, help="seconds per cell")
+            p.add_argument("--submission-timeout", type=int, default=SUBMISSION_TIMEOUT,
+                           help="seconds per submission")
+        p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel workers (default: cores)")
+        p.add_argument("--no-sandbox", action="store_true", help="run kernels unsandboxed (trusted code only)")
+
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "release":
+            for name in release(out=args.out):
+                print(f"released {name} -> {os.path.join(args.out, name)}")
+            return 0
+        sandbox = _sandbox_ok(args)
+        if args.command == "grade":
+            out = args.out or os.path.join(os.path.dirname(os.path.abspath(args.dir)), "grades")
+            rows = grade(args.dir, out=out, jobs=args.jobs, cell_timeout=args.cell_timeout,
+                         submission_timeout=args.submission_timeout, sandbox=sandbox)
+            print(format_table(summarize(rows)))
+            print(f"\n{len(rows)} graded cells -> {os.path.join(out, 'grades.csv')}; "
+                  f"feedback in {os.path.join(out, 'feedback')}")
+            return 0
+        ok, summary = selftest(jobs=args.jobs, sandbox=sandbox)
+        print(format_table(summary))
+        print("\nselftest " + ("passed: solutions 100%, release 0" if ok else
+                               "FAILED: solutions must score 100% and the release 0, with status ok"))
+        return 0 if ok else 1
+    except GraderError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

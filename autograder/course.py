@@ -1,0 +1,69 @@
+"""Where the course's files are, which assignments exist, and the nbgrader configuration every run uses."""
+import os
+import re
+import sys
+from pathlib import Path
+
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds,
+                                    IgnorePattern, LimitOutput, OverwriteKernelspec, SaveAutoGrades)
+from nbconvert.preprocessors import ClearMetadataPreprocessor
+from traitlets.config import Config
+
+from .restore import RestoreMissingCells
+from .sandbox import SandboxedExecute
+
+COURSE_ID = "convnets"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SOLUTIONS = REPO_ROOT / "solutions"
+NOTEBOOKS = REPO_ROOT / "notebooks"
+ASSIGNMENT_NAME = re.compile(r"^\d\d_[a-z0-9_]+$")
+
+# Limits for one submission. A cell that runs longer than CELL_TIMEOUT seconds is interrupted and scores 0.
+CELL_TIMEOUT = 60
+KERNEL_MEMORY_MB = 4096
+OUTPUT_LINES = 200
+
+# nbgrader runs the `alembic` command of its environment: make sure that environment's bin/ is on PATH,
+# also when this package is used through `.venv/bin/python` without an activated venv.
+_BIN = os.path.dirname(sys.executable)
+if _BIN not in os.environ.get("PATH", "").split(os.pathsep):
+    os.environ["PATH"] = _BIN + os.pathsep + os.environ.get("PATH", "")
+
+
+def assignments(solutions=SOLUTIONS):
+    """The assignment names (folders like ``01_conv_arithmetic``) in teaching order."""
+    if not Path(solutions).is_dir():
+        return []
+    return sorted(p.name for p in Path(solutions).iterdir() if p.is_dir() and ASSIGNMENT_NAME.match(p.name))
+
+
+def nbgrader_config(sandbox_hide=(), sandbox_keep=(), cell_timeout=CELL_TIMEOUT, memory_mb=KERNEL_MEMORY_MB,
+                    sandbox=True):
+    """The traitlets Config for NbGraderAPI.
+
+    Args:
+        sandbox_hide: paths the student's kernel must not see (gradebook, sources, other submissions).
+        sandbox_keep: paths inside those that stay visible (the folder the notebook runs in).
+        cell_timeout: seconds a cell may run before it is interrupted (and scores 0).
+        memory_mb: address-space limit of the kernel.
+        sandbox: run kernels in ``autograder.sandbox`` (False only where Linux namespaces are not available).
+    """
+    c = Config()
+    c.CourseDirectory.course_id = COURSE_ID
+    c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".*"]
+    # nbgrader's default leaves a deleted test cell unscored, and its own restoring is broken (see restore.py).
+    c.Autograde.sanitize_preprocessors = [ClearOutput, DeduplicateIds, OverwriteKernelspec, RestoreMissingCells,
+                                          CheckCellMetadata]
+    c.RestoreMissingCells.add_missing_cells = True
+    c.Execute.timeout = cell_timeout
+    c.Execute.interrupt_on_timeout = True
+    c.Execute.startup_timeout = 120
+    c.LimitOutput.max_lines = OUTPUT_LINES
+    c.LimitOutput.max_traceback = 40
+    if sandbox:
+        c.Autograde.autograde_preprocessors = [SandboxedExecute, IgnorePattern, ClearMetadataPreprocessor,
+                                               LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
+        c.SandboxKernelManager.hide = [os.fspath(p) for p in sandbox_hide]
+        c.SandboxKernelManager.keep = [os.fspath(p) for p in sandbox_keep]
+        c.SandboxKernelManager.mem_mb = memory_mb
+    return c

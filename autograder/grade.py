@@ -1,0 +1,181 @@
+"""Grade a folder of submissions in parallel: ``python -m autograder grade DIR``.
+
+DIR holds ``<student>/<assignment>/*.ipynb``. Each submission is graded by its own worker process
+(``autograder.worker``) in a scratch copy of the course, with its kernel in ``autograder.sandbox``. The grader
+writes ``grades.csv`` (one row per student x assignment x graded cell) and ``feedback/<student>/<assignment>/
+<notebook>.html`` into the output folder, and returns the rows. A submission that cannot be graded still gets
+its rows, with a status and a reason; nothing is dropped.
+"""
+import csv
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+from nbgrader.api import Gradebook
+from nbgrader.apps import NbGraderAPI
+from nbgrader.coursedir import CourseDirectory
+from tqdm import tqdm
+
+from .course import CELL_TIMEOUT, REPO_ROOT, SOLUTIONS, assignments, nbgrader_config
+from .outcomes import FIELDS, error_rows, last_error
+
+SUBMISSION_TIMEOUT = 900  # seconds for a whole submission, kernel start and feedback included
+
+
+class GraderError(RuntimeError):
+    """The grader itself failed (not a submission): bad arguments, a broken assignment source."""
+
+
+def prepare_template(assignment, root, solutions=SOLUTIONS):
+    """Makes a scratch course at ``root`` whose gradebook knows ``assignment``; returns its graded cells.
+
+    Returns:
+        {notebook name: [(cell name, max points), ...]} in notebook order.
+    """
+    shutil.copytree(Path(solutions) / assignment, root / "source" / assignment,
+                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    config = nbgrader_config(sandbox=False)
+    api = NbGraderAPI(coursedir=CourseDirectory(root=os.fspath(root), config=config), config=config)
+    result = api.generate_assignment(assignment, force=True, create=True)
+    if not result.get("success"):
+        raise GraderError(f"cannot generate {assignment}: {last_error(result.get('log', '') + result.get('error', ''))}")
+    shutil.rmtree(root / "release", ignore_errors=True)
+    for notebook in (root / "source" / assignment).glob("*.ipynb"):
+        notebook.unlink()  # the gradebook holds what grading needs; no source notebook near a submission
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+        return {nb.name: [(cell.name, cell.max_score) for cell in _in_notebook_order(nb)]
+                for nb in gb.find_assignment(assignment).notebooks}
+
+
+def _in_notebook_order(notebook):
+    order = {cell.name: i for i, cell in enumerate(notebook.source_cells)}
+    return sorted(notebook.grade_cells, key=lambda cell: order.get(cell.name, len(order)))
+
+
+def find_submissions(submissions, known, skip=()):
+    """[(student, assignment, folder)] for every ``<student>/<assignment>/`` under ``submissions``.
+
+    Folders named like an assignment that is not in ``known`` are reported on stderr and left out.
+    """
+    found = []
+    for student in sorted(p for p in Path(submissions).iterdir() if p.is_dir() and not p.name.startswith(".")):
+        if student.resolve() in skip:
+            continue
+        for folder in sorted(p for p in student.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            if folder.name in known:
+                found.append((student.name, folder.name, folder))
+            else:
+                print(f"warning: {folder} is not an assignment of this course; skipped", file=sys.stderr)
+    return found
+
+
+def grade(submissions, out=None, jobs=None, cell_timeout=CELL_TIMEOUT, submission_timeout=SUBMISSION_TIMEOUT,
+          sandbox=True, solutions=SOLUTIONS, progress=True):
+    """Grades every submission under ``submissions``; writes grades.csv and feedback; returns the rows."""
+    submissions = Path(submissions).resolve()
+    if not submissions.is_dir():
+        raise GraderError(f"{submissions} is not a folder of <student>/<assignment>/ submissions")
+    out = Path(out).resolve() if out else submissions.parent / "grades"
+    known = assignments(solutions)
+    found = find_submissions(submissions, known, skip={out})
+    out.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="autograder-"))
+    os.chmod(work, 0o700)
+    try:
+        templates = {}
+        for assignment in sorted({a for _, a, _ in found}):
+            templates[assignment] = (work / "templates" / assignment,
+                                     prepare_template(assignment, work / "templates" / assignment, solutions))
+        hide = [work, Path(solutions).resolve(), REPO_ROOT / ".git", submissions, out]
+        specs = [make_job(i, student, assignment, folder, templates[assignment], work, out, hide,
+                          cell_timeout, sandbox)
+                 for i, (student, assignment, folder) in enumerate(found)]
+        rows = run_jobs(specs, jobs or os.cpu_count() or 1, submission_timeout, progress)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    write_csv(rows, out / "grades.csv")
+    return rows
+
+
+def make_job(index, student, assignment, folder, template, work, out, hide, cell_timeout, sandbox):
+    """Writes ``work/jobs/<index>/job.json`` for one submission and returns its path and the job."""
+    job_dir = work / "jobs" / str(index)
+    job_dir.mkdir(parents=True)
+    template_dir, grade_cells = template
+    job = {"student": student, "assignment": assignment, "submission": os.fspath(folder),
+           "template": os.fspath(template_dir), "course": os.fspath(job_dir / "course"),
+           "feedback": os.fspath(out / "feedback" / student / assignment), "grade_cells": grade_cells,
+           "hide": [os.fspath(p) for p in hide], "cell_timeout": cell_timeout, "sandbox": sandbox}
+    (job_dir / "job.json").write_text(json.dumps(job))
+    return job_dir / "job.json", job
+
+
+def run_jobs(specs, jobs, submission_timeout, progress):
+    """Runs the workers, ``jobs`` at a time; returns all rows in submission order."""
+    results = {}
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = {pool.submit(run_worker, path, job, submission_timeout): i for i, (path, job) in enumerate(specs)}
+        bar = tqdm(total=len(futures), desc="grading", unit="submission", disable=not progress, file=sys.stderr)
+        for future in as_completed(futures):
+            results[futures[future]] = future.result()
+            bar.update()
+        bar.close()
+    return [row for i in range(len(specs)) for row in results[i]]
+
+
+def run_worker(path, job, submission_timeout):
+    """Runs ``autograder.worker`` on one job; the rows it wrote, or error rows saying why there are none."""
+    proc = subprocess.Popen([sys.executable, "-m", "autograder.worker", os.fspath(path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        _, stderr = proc.communicate(timeout=submission_timeout)
+        status = "error"
+        reason = f"the grader's worker failed: {last_error(stderr)}"
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        status, reason = "timeout", f"the submission ran past {submission_timeout} s and was stopped"
+    result = path.parent / "result.json"
+    if proc.returncode == 0 and result.exists():
+        done = json.loads(result.read_text())
+        for warning in done["warnings"]:
+            print(f"warning: {warning}", file=sys.stderr)
+        return done["rows"]
+    return [row for notebook, cells in job["grade_cells"].items()
+            for row in error_rows(job["student"], job["assignment"], notebook, cells, status, reason)]
+
+
+def write_csv(rows, path):
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def summarize(rows):
+    """One line per student x assignment: points, max points, percent, and what went wrong if anything."""
+    totals = {}
+    for row in rows:
+        key = (row["student"], row["assignment"])
+        points, max_points, problems = totals.get(key, (0.0, 0.0, set()))
+        if row["status"] not in ("passed", "partial", "failed"):
+            problems = problems | {row["status"]}
+        totals[key] = (points + float(row["points"]), max_points + float(row["max_points"]), problems)
+    return [(student, assignment, points, max_points, 100.0 * points / max_points if max_points else 0.0,
+             ", ".join(sorted(problems)) or "ok")
+            for (student, assignment), (points, max_points, problems) in totals.items()]
+
+
+def format_table(summary):
+    header = ("student", "assignment", "points", "max", "percent", "status")
+    lines = [header] + [(s, a, f"{p:g}", f"{m:g}", f"{pc:.1f}%", st) for s, a, p, m, pc, st in summary]
+    widths = [max(len(str(line[i])) for line in lines) for i in range(len(header))]
+    text = ["  ".join(str(v).ljust(w) for v, w in zip(line, widths)).rstrip() for line in lines]
+    text.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(text)

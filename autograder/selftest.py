@@ -1,0 +1,28 @@
+"""``python -m autograder selftest``: the reference solutions must score 100% and the release 0, everywhere."""
+import shutil
+import tempfile
+from pathlib import Path
+
+from .course import NOTEBOOKS, SOLUTIONS, assignments
+from .grade import grade, summarize
+
+
+def selftest(jobs=None, sandbox=True, progress=True):
+    """Grades the solutions (as student "solutions") and the blank release (as student "release").
+
+    Returns (ok, summary) where summary is ``autograder.grade.summarize`` of the rows.
+    """
+    with tempfile.TemporaryDirectory(prefix="autograder-selftest-") as tmp:
+        subs = Path(tmp) / "submissions"
+        for name in assignments():
+            for student, source in (("solutions", SOLUTIONS), ("release", NOTEBOOKS)):
+                dest = subs / student / name
+                dest.mkdir(parents=True)
+                for notebook in (Path(source) / name).glob("*.ipynb"):
+                    shutil.copyfile(notebook, dest / notebook.name)
+        rows = grade(subs, out=Path(tmp) / "grades", jobs=jobs, sandbox=sandbox, progress=progress)
+    summary = summarize(rows)
+    ok = bool(summary) and all(
+        (percent == 100.0 if student == "solutions" else points == 0.0) and status == "ok"
+        for student, _, points, _, percent, status in summary)
+    return ok, summary

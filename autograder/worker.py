@@ -1,0 +1,142 @@
+"""Grade one submission (one student, one assignment) in a scratch course; run as a child process.
+
+``python -m autograder.worker JOB.json`` reads the job written by ``autograder.grade``, autogrades with
+nbgrader's API in a scratch copy of the course (its own gradebook, kernels in ``autograder.sandbox``), writes
+the HTML feedback with hidden tests removed, and writes ``result.json`` beside the job: one row per graded cell.
+"""
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import nbformat
+from nbgrader.api import Gradebook
+from nbgrader.apps import NbGraderAPI
+from nbgrader.coursedir import CourseDirectory
+
+from .course import nbgrader_config
+from .feedback import failure_page, scrub_notebook
+from .outcomes import FIELDS, cell_outcome, error_rows, last_error, notebook_failure
+
+
+def read_submitted(path):
+    """The notebook at ``path`` if it is valid nbformat JSON, else raises ValueError saying why."""
+    try:
+        nb = nbformat.read(path, as_version=4)
+        nbformat.validate(nb)
+    except Exception as exc:  # noqa: BLE001 - any parse or schema error makes the file ungradable
+        raise ValueError(f"not a valid notebook file ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})")
+    return nb
+
+
+def grade_job(job):
+    """Runs one job (a dict, see ``autograder.grade.make_job``); returns {"rows": [...], "warnings": [...]}."""
+    student, assignment = job["student"], job["assignment"]
+    course = Path(job["course"])
+    cells = {nb: [tuple(c) for c in cs] for nb, cs in job["grade_cells"].items()}  # notebook -> [(cell, points)]
+    shutil.copytree(job["template"], course)
+    submitted = course / "submitted" / student / assignment
+    submitted.mkdir(parents=True)
+    autograded = course / "autograded" / student / assignment
+    autograded.mkdir(parents=True)
+
+    rows, problems, warnings = [], {}, []
+    for notebook in cells:
+        path = Path(job["submission"]) / f"{notebook}.ipynb"
+        if not path.exists():
+            problems[notebook] = ("missing", f"no file {notebook}.ipynb in the submission")
+            continue
+        try:
+            read_submitted(path)
+        except ValueError as exc:
+            problems[notebook] = ("ungradable", str(exc))
+            continue
+        shutil.copyfile(path, submitted / path.name)
+
+    if len(problems) < len(cells):
+        config = nbgrader_config(sandbox_hide=job["hide"], sandbox_keep=[os.fspath(autograded)],
+                                 cell_timeout=job["cell_timeout"], sandbox=job["sandbox"])
+        coursedir = CourseDirectory(root=os.fspath(course), config=config)
+        api = NbGraderAPI(coursedir=coursedir, config=config)
+        result = api.autograde(assignment, student, force=True, create=True)
+        rows += read_grades(course, student, assignment, cells, problems, result)
+        try:
+            write_feedback(api, course, student, assignment, Path(job["feedback"]))
+        except Exception as exc:  # noqa: BLE001 - the grades stand without feedback; say so
+            warnings.append(f"no feedback for {student}/{assignment}: {exc}")
+    for notebook, (status, reason) in problems.items():
+        rows += error_rows(student, assignment, notebook, cells[notebook], status, reason)
+    write_failure_pages(rows, Path(job["feedback"]), student, assignment)
+    return {"rows": rows, "warnings": warnings}
+
+
+def write_failure_pages(rows, feedback_dir, student, assignment):
+    """A feedback page for every notebook that has none because it could not be graded."""
+    for notebook in dict.fromkeys(r["notebook"] for r in rows):
+        page = feedback_dir / f"{notebook}.html"
+        if not page.exists():
+            feedback_dir.mkdir(parents=True, exist_ok=True)
+            page.write_text(failure_page(student, assignment, notebook, [r for r in rows if r["notebook"] == notebook]))
+
+
+def read_grades(course, student, assignment, cells, problems, result):
+    """Rows from the scratch gradebook and the autograded notebooks, for the notebooks that were graded."""
+    rows = []
+    failure = None if result.get("success") else notebook_failure(result.get("log", "") + result.get("error", ""))
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        for notebook, cell_points in cells.items():
+            if notebook in problems:
+                continue
+            path = course / "autograded" / student / assignment / f"{notebook}.ipynb"
+            if failure or not path.exists():
+                status, reason = failure or ("error", "the notebook could not be executed")
+                rows += error_rows(student, assignment, notebook, cell_points, status, reason)
+                continue
+            nb = nbformat.read(path, as_version=4)
+            by_id = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in nb.cells}
+            grades = {g.name: g for g in gb.find_submission_notebook(notebook, assignment, student).grades}
+            for cell, max_points in cell_points:
+                grade = grades[cell]
+                points = grade.score if grade.score is not None else 0.0
+                status, reason = cell_outcome(by_id.get(cell), points, max_points)
+                rows.append(dict(zip(FIELDS, (student, assignment, notebook, cell, points, max_points,
+                                              status, reason))))
+    return rows
+
+
+def write_feedback(api, course, student, assignment, feedback_dir):
+    """Writes the HTML feedback, with hidden tests and their tracebacks removed, into ``feedback_dir``."""
+    autograded = course / "autograded" / student / assignment
+    source_cells = _source_cells(course, assignment)
+    notebooks = sorted(autograded.glob("*.ipynb"))
+    if not notebooks:
+        return
+    for path in notebooks:
+        nb = nbformat.read(path, as_version=4)
+        nbformat.write(scrub_notebook(nb, source_cells), path)
+    result = api.generate_feedback(assignment, student, force=True)
+    if not result.get("success"):
+        raise RuntimeError(f"nbgrader could not write the feedback: {last_error(result.get('log', ''))}")
+    feedback_dir.mkdir(parents=True, exist_ok=True)
+    for html in (course / "feedback" / student / assignment).glob("*.html"):
+        shutil.copyfile(html, feedback_dir / html.name)
+
+
+def _source_cells(course, assignment):
+    """The test cells of the assignment as the gradebook stores them (hidden tests included)."""
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        return [{"source": cell.source} for nb in gb.find_assignment(assignment).notebooks
+                for cell in nb.source_cells if cell.source]
+
+
+def main(argv=None):
+    job_path = Path((argv or sys.argv[1:])[0])
+    job = json.loads(job_path.read_text())
+    os.environ["JUPYTER_RUNTIME_DIR"] = os.fspath(Path(job["course"]).parent / "runtime")
+    (job_path.parent / "result.json").write_text(json.dumps(grade_job(job)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""What students import: data, fast kernels, training loops, plots, widgets and the test-cell toolkit."""

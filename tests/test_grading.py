@@ -1,0 +1,126 @@
+"""The grader on real submissions: solutions, blank release, the mistake corpus and faulty work (one run)."""
+import csv
+import html
+import re
+
+import nbformat
+import pytest
+
+from autograder.course import NOTEBOOKS, SOLUTIONS, assignments
+from autograder.feedback import secret_lines
+from conftest import FAULT_ASSIGNMENT, load_mistakes, mistake_student, rows_of
+from studentwork import solution_lines
+
+
+def feedback_text(out, student, assignment):
+    """The visible text of a student's feedback pages for one assignment."""
+    pages = sorted((out / "feedback" / student / assignment).glob("*.html"))
+    assert pages, f"no feedback written for {student}/{assignment}"
+    return "\n".join(html.unescape(re.sub(r"<[^>]+>", "", p.read_text())) for p in pages)
+
+
+def test_every_submission_has_every_row(graded):
+    rows, subs, out = graded
+    with open(out / "grades.csv") as f:
+        on_disk = list(csv.DictReader(f))
+    assert len(on_disk) == len(rows)
+    assert set(on_disk[0]) == {"student", "assignment", "notebook", "cell", "points", "max_points", "status",
+                               "reason"}
+    submitted = {(s.name, a.name) for s in subs.iterdir() for a in s.iterdir()}
+    assert {(r["student"], r["assignment"]) for r in rows} == submitted
+    per_submission = {}
+    for r in rows:
+        per_submission.setdefault((r["student"], r["assignment"]), []).append(r["cell"])
+    for (student, assignment), cells in per_submission.items():
+        assert cells == [r["cell"] for r in rows_of(rows, "solutions", assignment)], (student, assignment)
+
+
+@pytest.mark.parametrize("assignment", assignments())
+def test_solutions_score_full_marks(graded, assignment):
+    rows = rows_of(graded[0], "solutions", assignment)
+    assert rows and all(r["status"] == "passed" and r["points"] == r["max_points"] for r in rows), rows
+
+
+@pytest.mark.parametrize("assignment", assignments())
+def test_blank_release_scores_zero_without_errors(graded, assignment):
+    rows = rows_of(graded[0], "release", assignment)
+    assert rows and all(r["points"] == 0 and r["status"] == "failed" for r in rows), rows
+    assert all("not implemented yet" in r["reason"] for r in rows), [r["reason"] for r in rows]
+
+
+@pytest.mark.parametrize("assignment, mistake", [(a, m) for _, a, _, m in load_mistakes()],
+                         ids=[m["id"] for *_, m in load_mistakes()])
+def test_each_mistake_loses_points_with_its_message(graded, assignment, mistake):
+    rows, _, out = graded
+    student = mistake_student(mistake)
+    cell = [r for r in rows_of(rows, student, assignment) if r["cell"] == mistake["test_cell"]]
+    assert cell, f"no row for test cell {mistake['test_cell']}"
+    assert cell[0]["points"] < cell[0]["max_points"], f"{mistake['id']} kept full marks"
+    assert mistake["message"] in cell[0]["reason"], cell[0]["reason"]
+    assert mistake["message"] in feedback_text(out, student, assignment)
+
+
+def test_feedback_never_shows_hidden_tests_or_solutions(graded):
+    _, subs, out = graded
+    secrets = set()
+    for name in assignments():
+        for path in (SOLUTIONS / name).glob("*.ipynb"):
+            secrets |= secret_lines(c.source for c in nbformat.read(path, as_version=4).cells)
+    assert secrets
+    pages = list((out / "feedback").rglob("*.html"))
+    assert len(pages) == sum(1 for s in subs.iterdir() for a in s.iterdir())  # every submission has feedback
+    for page in pages:
+        text = html.unescape(page.read_text())
+        assert "BEGIN HIDDEN TESTS" not in text, page
+        if "/feedback/solutions/" not in str(page):  # the solutions' own cells hold their markers
+            assert "BEGIN SOLUTION" not in text, page
+        leaked = [s for s in secrets if s in text]
+        assert not leaked, f"{page} shows hidden test lines: {leaked[:3]}"
+    # No solution line reaches the feedback of a student who did not write it (the blank release).
+    for name in assignments():
+        text = feedback_text(out, "release", name)
+        for path in (SOLUTIONS / name).glob("*.ipynb"):
+            answers = solution_lines(nbformat.read(path, as_version=4))
+            assert answers and not [line for line in answers if line in text]
+
+
+def test_kernel_cannot_read_the_graders_files(graded):
+    rows, _, out = graded
+    assert all(r["status"] == "passed" for r in rows_of(rows, "fault_snoop"))
+    text = feedback_text(out, "fault_snoop", FAULT_ASSIGNMENT)
+    assert "LEAKED:" not in text, [line for line in text.splitlines() if "LEAKED:" in line]
+
+
+def test_warnings_prints_and_stderr_keep_full_marks(graded):
+    rows = rows_of(graded[0], "fault_noisy")
+    assert rows and all(r["status"] == "passed" for r in rows), rows
+
+
+def test_corrupt_notebook_gets_rows_a_reason_and_a_feedback_page(graded):
+    rows, _, out = graded
+    rows = rows_of(rows, "fault_corrupt")
+    assert rows and all(r["status"] == "ungradable" and r["points"] == 0 for r in rows)
+    assert "not a valid notebook" in rows[0]["reason"]
+    assert "could not be graded: not a valid notebook" in feedback_text(out, "fault_corrupt", FAULT_ASSIGNMENT)
+
+
+def test_dead_kernel_gets_rows_with_a_reason(graded):
+    rows = rows_of(graded[0], "fault_exit")
+    assert rows and all(r["status"] == "error" and r["points"] == 0 for r in rows)
+    assert "the kernel died" in rows[0]["reason"], rows[0]["reason"]
+
+
+def test_loop_that_ignores_interrupts_times_out(graded):
+    rows = rows_of(graded[0], "fault_loop")
+    assert rows and all(r["status"] == "timeout" and r["points"] == 0 for r in rows), rows
+    assert "ignored the interrupt" in rows[0]["reason"]
+
+
+def test_deleted_test_cells_are_restored_and_run(graded):
+    rows = rows_of(graded[0], "fault_deleted_tests")
+    assert rows and all(r["status"] == "passed" for r in rows), rows
+
+
+def test_stripped_metadata_cannot_earn_points(graded):
+    rows = rows_of(graded[0], "fault_stripped_metadata")
+    assert rows and sum(r["points"] for r in rows) == 0 and all(r["reason"] for r in rows), rows
