@@ -10,7 +10,7 @@ from nbconvert.preprocessors import ClearMetadataPreprocessor
 from traitlets.config import Config
 
 from .restore import RestoreMissingCells
-from .sandbox import SandboxedExecute
+from .kernel import SandboxedExecute
 
 COURSE_ID = "convnets"
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -1,7 +1,7 @@
 """Grade a folder of submissions in parallel: ``python -m autograder grade DIR``.
 
-DIR holds ``<student>/<assignment>/*.ipynb``. Each submission is graded by its own worker process
-(``autograder.worker``) in a scratch copy of the course, with its kernel in ``autograder.sandbox``. The grader
+DIR holds ``<student>/<assignment>/*.ipynb``. ``--jobs`` worker processes (``autograder.worker``) grade the
+submissions, each in a scratch copy of the course, with its kernel in ``autograder.sandbox``. The grader
 writes ``grades.csv`` (one row per student x assignment x graded cell) and ``feedback/<student>/<assignment>/
 <notebook>.html`` into the output folder, and returns the rows. A submission that cannot be graded still gets
 its rows, with a status and a reason; nothing is dropped.
@@ -9,12 +9,14 @@ its rows, with a status and a reason; nothing is dropped.
 import csv
 import json
 import os
+import select
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
-from concurrent.futures import ThreadPoolExecutor, as_completed
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from nbgrader.api import Gradebook
@@ -24,6 +26,7 @@ from tqdm import tqdm
 
 from .course import CELL_TIMEOUT, REPO_ROOT, SOLUTIONS, assignments, nbgrader_config
 from .outcomes import FIELDS, error_rows, last_error
+from .worker import DONE
 
 SUBMISSION_TIMEOUT = 900  # seconds for a whole submission, kernel start and feedback included
 
@@ -96,7 +99,7 @@ def grade(submissions, out=None, jobs=None, cell_timeout=CELL_TIMEOUT, submissio
         specs = [make_job(i, student, assignment, folder, templates[assignment], work, out, hide,
                           cell_timeout, sandbox)
                  for i, (student, assignment, folder) in enumerate(found)]
-        rows = run_jobs(specs, jobs or os.cpu_count() or 1, submission_timeout, progress)
+        rows = run_jobs(specs, jobs or os.cpu_count() or 1, submission_timeout, progress, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     write_csv(rows, out / "grades.csv")
@@ -116,37 +119,87 @@ def make_job(index, student, assignment, folder, template, work, out, hide, cell
     return job_dir / "job.json", job
 
 
-def run_jobs(specs, jobs, submission_timeout, progress):
-    """Runs the workers, ``jobs`` at a time; returns all rows in submission order."""
+def run_jobs(specs, jobs, submission_timeout, progress, logs):
+    """Runs the jobs on ``jobs`` worker processes; returns all rows in submission order."""
+    pending = list(enumerate(specs))
     results = {}
+    bar = tqdm(total=len(specs), desc="grading", unit="submission", disable=not progress, file=sys.stderr)
+
+    def serve(slot):
+        worker = None
+        try:
+            while True:
+                try:
+                    index, (path, job) = pending.pop(0)
+                except IndexError:
+                    return
+                worker = worker if worker and worker.alive() else Worker(logs / f"worker{slot}.log")
+                results[index] = worker.grade(path, job, submission_timeout)
+                bar.update()
+        finally:
+            if worker:
+                worker.stop()
+
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(run_worker, path, job, submission_timeout): i for i, (path, job) in enumerate(specs)}
-        bar = tqdm(total=len(futures), desc="grading", unit="submission", disable=not progress, file=sys.stderr)
-        for future in as_completed(futures):
-            results[futures[future]] = future.result()
-            bar.update()
-        bar.close()
+        for future in [pool.submit(serve, slot) for slot in range(jobs)]:
+            future.result()
+    bar.close()
     return [row for i in range(len(specs)) for row in results[i]]
 
 
-def run_worker(path, job, submission_timeout):
-    """Runs ``autograder.worker`` on one job; the rows it wrote, or error rows saying why there are none."""
-    proc = subprocess.Popen([sys.executable, "-m", "autograder.worker", os.fspath(path)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    try:
-        _, stderr = proc.communicate(timeout=submission_timeout)
-        status = "error"
-        reason = f"the grader's worker failed: {last_error(stderr)}"
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        status, reason = "timeout", f"the submission ran past {submission_timeout} s and was stopped"
-    result = path.parent / "result.json"
-    if proc.returncode == 0 and result.exists():
-        done = json.loads(result.read_text())
+class Worker:
+    """One ``python -m autograder.worker`` process, fed job paths on stdin (see that module)."""
+
+    def __init__(self, log):
+        self.log = log
+        self.proc = subprocess.Popen([sys.executable, "-m", "autograder.worker"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=open(log, "a"), text=True,
+                                     start_new_session=True)
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def grade(self, path, job, timeout):
+        """The rows of one job, or error rows saying why there are none (the worker is then replaced)."""
+        self.proc.stdin.write(f"{path}\n")
+        self.proc.stdin.flush()
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([self.proc.stdout], [], [], remaining)[0]:
+                self.kill()
+                return _job_error_rows(job, "timeout", f"the submission ran past {timeout} s and was stopped")
+            line = self.proc.stdout.readline()
+            if not line:
+                self.kill()
+                tail = self.log.read_text()[-4000:] if self.log.exists() else ""
+                return _job_error_rows(job, "error", f"the grader's worker died: {last_error(tail)}")
+            if line.startswith(DONE):
+                break
+        done = json.loads((path.parent / "result.json").read_text())
+        if "failed" in done:
+            return _job_error_rows(job, "error", f"the grader failed on this submission: {done['failed']}")
         for warning in done["warnings"]:
             print(f"warning: {warning}", file=sys.stderr)
         return done["rows"]
+
+    def kill(self):
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
+
+    def stop(self):
+        if self.alive():
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def _job_error_rows(job, status, reason):
     return [row for notebook, cells in job["grade_cells"].items()
             for row in error_rows(job["student"], job["assignment"], notebook, cells, status, reason)]
 

@@ -12,9 +12,9 @@ new Linux mount and PID namespaces (plus a user namespace when not root):
   every process it forked dies with it; it also dies when the grader dies (parent-death signal);
 - its address space is capped at ``--mem-mb`` MiB.
 
-``SandboxKernelManager`` is a jupyter_client kernel manager that wraps the usual kernel command this way;
-``SandboxedExecute`` is nbgrader's Execute preprocessor using it. ``check_available()`` tells whether this
-machine allows the namespaces (Linux, and root or unprivileged user namespaces).
+``check_available()`` tells whether this machine allows the namespaces (Linux, and root or unprivileged user
+namespaces). This module imports only the standard library: it runs once per kernel start.
+``autograder.kernel`` has the kernel manager that starts kernels through it.
 """
 import argparse
 import ctypes
@@ -23,10 +23,6 @@ import resource
 import signal
 import subprocess
 import sys
-
-from jupyter_client.manager import AsyncKernelManager
-from nbgrader.preprocessors import Execute
-from traitlets import Integer, List, Unicode
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
@@ -134,32 +130,6 @@ def check_available():
     if probe.returncode != 0:
         raise SandboxError(probe.stderr.strip().splitlines()[-1] if probe.stderr.strip() else
                            f"sandbox probe exited with {probe.returncode}")
-
-
-class SandboxKernelManager(AsyncKernelManager):
-    """A kernel manager whose kernels run inside ``python -m autograder.sandbox``."""
-
-    hide = List(Unicode(), help="Paths the kernel must not see.").tag(config=True)
-    keep = List(Unicode(), help="Paths inside hidden ones that stay visible.").tag(config=True)
-    mem_mb = Integer(4096, help="Address-space limit of the kernel in MiB (0: none).").tag(config=True)
-
-    def format_kernel_cmd(self, extra_arguments=None):
-        cmd = super().format_kernel_cmd(extra_arguments)
-        keep = list(self.keep) + [os.path.abspath(self.connection_file)]
-        wrapper = [sys.executable, "-m", "autograder.sandbox", "--mem-mb", str(self.mem_mb)]
-        for path in self.hide:
-            wrapper += ["--hide", path]
-        for path in keep:
-            wrapper += ["--keep", path]
-        return wrapper + ["--"] + cmd
-
-
-class SandboxedExecute(Execute):
-    """nbgrader's Execute preprocessor, with every kernel started by SandboxKernelManager."""
-
-    def __init__(self, *args, **kwargs):
-        kwargs["kernel_manager_class"] = SandboxKernelManager
-        super().__init__(*args, **kwargs)
 
 
 def main(argv=None):

@@ -1,13 +1,16 @@
-"""Grade one submission (one student, one assignment) in a scratch course; run as a child process.
+"""Grade submissions (one student, one assignment at a time) in scratch courses; runs as a child process.
 
-``python -m autograder.worker JOB.json`` reads the job written by ``autograder.grade``, autogrades with
-nbgrader's API in a scratch copy of the course (its own gradebook, kernels in ``autograder.sandbox``), writes
-the HTML feedback with hidden tests removed, and writes ``result.json`` beside the job: one row per graded cell.
+``python -m autograder.worker`` reads paths of job files written by ``autograder.grade`` from stdin, one per
+line. For each it autogrades with nbgrader's API in a scratch copy of the course (its own gradebook, kernels in
+``autograder.sandbox``), writes the HTML feedback with hidden tests removed, writes ``result.json`` beside the
+job (one row per graded cell) and prints ``DONE`` and the job path on stdout. One worker serves many jobs, so
+its imports are paid once; the parent kills and replaces a worker whose job runs past its time.
 """
 import json
 import os
 import shutil
 import sys
+import traceback
 from pathlib import Path
 
 import nbformat
@@ -130,11 +133,21 @@ def _source_cells(course, assignment):
                 for cell in nb.source_cells if cell.source]
 
 
-def main(argv=None):
-    job_path = Path((argv or sys.argv[1:])[0])
-    job = json.loads(job_path.read_text())
-    os.environ["JUPYTER_RUNTIME_DIR"] = os.fspath(Path(job["course"]).parent / "runtime")
-    (job_path.parent / "result.json").write_text(json.dumps(grade_job(job)))
+DONE = "AUTOGRADER-JOB-DONE"
+
+
+def main():
+    for line in sys.stdin:
+        job_path = Path(line.strip())
+        job = json.loads(job_path.read_text())
+        os.environ["JUPYTER_RUNTIME_DIR"] = os.fspath(Path(job["course"]).parent / "runtime")
+        try:
+            result = grade_job(job)
+        except Exception as exc:  # noqa: BLE001 - report this job as failed and serve the next one
+            traceback.print_exc()
+            result = {"failed": f"{type(exc).__name__}: {exc}"}
+        (job_path.parent / "result.json").write_text(json.dumps(result))
+        print(DONE, job_path, flush=True)
     return 0
 
 
