@@ -5,12 +5,13 @@ import sys
 from pathlib import Path
 
 from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds,
-                                    IgnorePattern, LimitOutput, OverwriteKernelspec, SaveAutoGrades)
+                                    Execute, IgnorePattern, OverwriteKernelspec, SaveAutoGrades)
 from nbconvert.preprocessors import ClearMetadataPreprocessor
 from traitlets.config import Config
 
 from .restore import RestoreMissingCells
 from .kernel import SandboxedExecute
+from .limits import LimitOutputSize
 
 COURSE_ID = "convnets"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -58,11 +59,12 @@ def nbgrader_config(sandbox_hide=(), sandbox_keep=(), cell_timeout=CELL_TIMEOUT,
     c.Execute.timeout = cell_timeout
     c.Execute.interrupt_on_timeout = True
     c.Execute.startup_timeout = 120
-    c.LimitOutput.max_lines = OUTPUT_LINES
-    c.LimitOutput.max_traceback = 40
+    c.LimitOutputSize.max_lines = OUTPUT_LINES
+    c.LimitOutputSize.max_traceback = 40
+    c.Autograde.autograde_preprocessors = [SandboxedExecute if sandbox else Execute, IgnorePattern,
+                                           ClearMetadataPreprocessor, LimitOutputSize, SaveAutoGrades,
+                                           AssignLatePenalties, CheckCellMetadata]
     if sandbox:
-        c.Autograde.autograde_preprocessors = [SandboxedExecute, IgnorePattern, ClearMetadataPreprocessor,
-                                               LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
         c.SandboxKernelManager.hide = [os.fspath(p) for p in sandbox_hide]
         c.SandboxKernelManager.keep = [os.fspath(p) for p in sandbox_keep]
         c.SandboxKernelManager.mem_mb = memory_mb

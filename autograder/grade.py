@@ -9,6 +9,7 @@ its rows, with a status and a reason; nothing is dropped.
 import csv
 import json
 import os
+import random
 import select
 import shutil
 import signal
@@ -24,6 +25,7 @@ from nbgrader.apps import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
 from tqdm import tqdm
 
+from . import references
 from .course import CELL_TIMEOUT, REPO_ROOT, SOLUTIONS, assignments, nbgrader_config
 from .outcomes import FIELDS, error_rows, last_error
 from .worker import DONE
@@ -52,8 +54,12 @@ def prepare_template(assignment, root, solutions=SOLUTIONS):
     for notebook in (root / "source" / assignment).glob("*.ipynb"):
         notebook.unlink()  # the gradebook holds what grading needs; no source notebook near a submission
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
-        return {nb.name: [(cell.name, cell.max_score) for cell in _in_notebook_order(nb)]
-                for nb in gb.find_assignment(assignment).notebooks}
+        cells = {nb.name: [(cell.name, cell.max_score) for cell in _in_notebook_order(nb)]
+                 for nb in gb.find_assignment(assignment).notebooks}
+    unchecked = {c for cs in cells.values() for c, _ in cs} - set(references.load(assignment).cases(random.Random(0)))
+    if unchecked:
+        raise GraderError(f"autograder/references has no checks for {assignment}'s cells {sorted(unchecked)}")
+    return cells
 
 
 def _in_notebook_order(notebook):
@@ -95,7 +101,7 @@ def grade(submissions, out=None, jobs=None, cell_timeout=CELL_TIMEOUT, submissio
         for assignment in sorted({a for _, a, _ in found}):
             templates[assignment] = (work / "templates" / assignment,
                                      prepare_template(assignment, work / "templates" / assignment, solutions))
-        hide = [work, Path(solutions).resolve(), REPO_ROOT / ".git", submissions, out]
+        hide = [work, Path(solutions).resolve(), REPO_ROOT / "autograder", REPO_ROOT / ".git", submissions, out]
         specs = [make_job(i, student, assignment, folder, templates[assignment], work, out, hide,
                           cell_timeout, sandbox)
                  for i, (student, assignment, folder) in enumerate(found)]

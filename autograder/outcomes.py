@@ -10,30 +10,20 @@ REASON_CHARS = 300
 FIELDS = ("student", "assignment", "notebook", "cell", "points", "max_points", "status", "reason")
 
 
-def cell_outcome(cell, points, max_points):
-    """(status, reason) for a graded cell of an autograded notebook (``cell`` may be None if it vanished)."""
-    if cell is None:
-        return "error", "the cell is missing from the graded notebook"
-    errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
-    if any(o.get("ename") == "CellTimeoutError" for o in errors):
+def cell_outcome(lines, cell, points, max_points):
+    """(status, reason) for a graded cell from the grader's check ``lines`` and the cell as it ran (may be None)."""
+    outputs = cell.get("outputs", []) if cell is not None else []
+    if any(o.get("output_type") == "error" and o.get("ename") == "CellTimeoutError" for o in outputs):
         return "timeout", "the cell ran past the time limit and was stopped"
     if points >= max_points:
         return "passed", ""
-    status = "failed" if points <= 0 else "partial"
-    fails = [line for o in cell.get("outputs", []) if o.get("output_type") == "stream"
-             for line in o.get("text", "").splitlines() if line.startswith("[FAIL]")]
-    if fails:
-        return status, _short("; ".join(line[len("[FAIL]"):].strip() for line in fails))
-    if errors:
-        return status, _short(f"{errors[-1].get('ename')}: {errors[-1].get('evalue')}")
-    if any(o.get("output_type") == "stream" and o.get("name") == "stderr" for o in cell.get("outputs", [])):
-        return status, "the cell wrote to stderr"
-    return status, "the cell gave less than full points"
+    fails = [line[len("[FAIL]"):].strip() for line in lines if line.startswith("[FAIL]")]
+    return ("failed" if points <= 0 else "partial"), short("; ".join(fails) or "the cell gave less than full points")
 
 
 def error_rows(student, assignment, notebook, cell_points, status, reason):
     """Zero-point rows, one per graded cell, for a notebook that could not be graded."""
-    return [dict(zip(FIELDS, (student, assignment, notebook, cell, 0.0, max_points, status, _short(reason))))
+    return [dict(zip(FIELDS, (student, assignment, notebook, cell, 0.0, max_points, status, short(reason))))
             for cell, max_points in cell_points]
 
 
@@ -53,10 +43,10 @@ def last_error(log):
              if line.strip() and "Please see the" not in line and "There was an error processing" not in line]
     for line in reversed(lines):
         if re.match(r"^[A-Za-z_.]*(Error|Exception|Interrupt)\b.*:", line) or "DeadKernel" in line:
-            return _short(line)
-    return _short(lines[-1]) if lines else "unknown error"
+            return short(line)
+    return short(lines[-1]) if lines else "unknown error"
 
 
-def _short(text):
+def short(text):
     text = " ".join(str(text).split())
     return text if len(text) <= REASON_CHARS else text[:REASON_CHARS - 3] + "..."

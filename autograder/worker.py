@@ -8,6 +8,8 @@ its imports are paid once; the parent kills and replaces a worker whose job runs
 """
 import json
 import os
+import random
+import secrets
 import shutil
 import sys
 import traceback
@@ -20,7 +22,11 @@ from nbgrader.coursedir import CourseDirectory
 
 from .course import nbgrader_config
 from .feedback import failure_page, scrub_notebook
-from .outcomes import FIELDS, cell_outcome, error_rows, last_error, notebook_failure
+from . import references
+from .outcomes import FIELDS, short, cell_outcome, error_rows, last_error, notebook_failure
+from .trusted import judge_cell, read_results, write_inputs
+
+GRADER_HEADER = "The grader's checks, on new inputs (these decide the points):\n"
 
 
 def read_submitted(path):
@@ -58,12 +64,14 @@ def grade_job(job):
         shutil.copyfile(path, submitted / path.name)
 
     if len(problems) < len(cells):
+        cases = references.load(assignment).cases(random.Random(secrets.randbits(64)))
+        write_inputs(cases, course / "source" / assignment)
         config = nbgrader_config(sandbox_hide=job["hide"], sandbox_keep=[os.fspath(autograded)],
                                  cell_timeout=job["cell_timeout"], sandbox=job["sandbox"])
         coursedir = CourseDirectory(root=os.fspath(course), config=config)
         api = NbGraderAPI(coursedir=coursedir, config=config)
         result = api.autograde(assignment, student, force=True, create=True)
-        rows += read_grades(course, student, assignment, cells, problems, result)
+        rows += read_grades(course, student, assignment, cells, problems, result, cases)
         try:
             write_feedback(api, course, student, assignment, Path(job["feedback"]))
         except Exception as exc:  # noqa: BLE001 - the grades stand without feedback; say so
@@ -83,15 +91,18 @@ def write_failure_pages(rows, feedback_dir, student, assignment):
             page.write_text(failure_page(student, assignment, notebook, [r for r in rows if r["notebook"] == notebook]))
 
 
-def read_grades(course, student, assignment, cells, problems, result):
-    """Rows from the scratch gradebook and the autograded notebooks, for the notebooks that were graded."""
+def read_grades(course, student, assignment, cells, problems, result, cases):
+    """Rows for the notebooks that ran: each graded cell judged by ``autograder.trusted`` from the results the
+    kernel recorded. The trusted score replaces nbgrader's in the gradebook (so the feedback shows it) and the
+    grader's check lines are added to the cell's output in the graded notebook."""
     rows = []
     failure = None if result.get("success") else notebook_failure(result.get("log", "") + result.get("error", ""))
+    run_dir = course / "autograded" / student / assignment
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
         for notebook, cell_points in cells.items():
             if notebook in problems:
                 continue
-            path = course / "autograded" / student / assignment / f"{notebook}.ipynb"
+            path = run_dir / f"{notebook}.ipynb"
             if failure or not path.exists():
                 status, reason = failure or ("error", "the notebook could not be executed")
                 rows += error_rows(student, assignment, notebook, cell_points, status, reason)
@@ -100,11 +111,21 @@ def read_grades(course, student, assignment, cells, problems, result):
             by_id = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in nb.cells}
             grades = {g.name: g for g in gb.find_submission_notebook(notebook, assignment, student).grades}
             for cell, max_points in cell_points:
-                grade = grades[cell]
-                points = grade.score if grade.score is not None else 0.0
-                status, reason = cell_outcome(by_id.get(cell), points, max_points)
+                grade, nb_cell = grades[cell], by_id.get(cell)
+                kernel_points = grade.score if grade.score is not None else 0.0
+                points, lines = judge_cell(cases[cell], read_results(run_dir, cell, len(cases[cell])), max_points)
+                grade.auto_score = points
+                status, reason = cell_outcome(lines, nb_cell, points, max_points)
+                if kernel_points != points:
+                    reason = short(f"the notebook's own tests gave {kernel_points:g}; the grader's checks give "
+                                   f"{points:g} and decide" + (f": {reason}" if reason else ""))
+                if nb_cell is not None:
+                    nb_cell.outputs.append(nbformat.v4.new_output(
+                        "stream", name="stdout", text=GRADER_HEADER + "".join(f"{line}\n" for line in lines)))
                 rows.append(dict(zip(FIELDS, (student, assignment, notebook, cell, points, max_points,
                                               status, reason))))
+            gb.db.commit()
+            _write_notebook(nb, path)
     return rows
 
 
@@ -116,14 +137,19 @@ def write_feedback(api, course, student, assignment, feedback_dir):
     if not notebooks:
         return
     for path in notebooks:
-        nb = nbformat.read(path, as_version=4)
-        nbformat.write(scrub_notebook(nb, source_cells), path)
+        _write_notebook(scrub_notebook(nbformat.read(path, as_version=4), source_cells), path)
     result = api.generate_feedback(assignment, student, force=True)
     if not result.get("success"):
         raise RuntimeError(f"nbgrader could not write the feedback: {last_error(result.get('log', ''))}")
     feedback_dir.mkdir(parents=True, exist_ok=True)
     for html in (course / "feedback" / student / assignment).glob("*.html"):
         shutil.copyfile(html, feedback_dir / html.name)
+
+
+def _write_notebook(nb, path):
+    """Overwrites a graded notebook (nbgrader leaves it read-only)."""
+    os.chmod(path, 0o644)
+    nbformat.write(nb, path)
 
 
 def _source_cells(course, assignment):

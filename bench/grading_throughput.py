@@ -5,8 +5,9 @@ same run, on this machine. Prints a table and JSON (also written to bench/result
 
     python bench/grading_throughput.py [--submissions 40] [--jobs 2] [--repeat 3]
 
-Our grader's time includes its sandbox and the HTML feedback for every submission; nbgrader's is given for
-`autograde` alone and for `autograde` + `generate_feedback`.
+Our grader's time includes its sandbox, the trusted re-judging and the HTML feedback for every submission; it
+is also timed without the sandbox and with one job. nbgrader's (no sandbox, scores from inside the kernel) is
+given for `autograde` alone and for `autograde` + `generate_feedback`.
 """
 import argparse
 import json
@@ -49,10 +50,10 @@ def make_submissions(root, count):
         write_submission(root, f"student{i:03d}", ASSIGNMENT, {notebook: nb})
 
 
-def time_ours(subs, out, jobs):
+def time_ours(subs, out, jobs, *flags):
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "autograder", "grade", str(subs), "--out", str(out), "--jobs", str(jobs)],
-                   check=True, cwd=ROOT, capture_output=True)
+    subprocess.run([sys.executable, "-m", "autograder", "grade", str(subs), "--out", str(out), "--jobs", str(jobs),
+                    *flags], check=True, cwd=ROOT, capture_output=True)
     return time.perf_counter() - start
 
 
@@ -81,33 +82,38 @@ def main():
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    ours, nb_auto, nb_total = [], [], []
+    ours, ours_open, ours_serial, nb_auto, nb_total = [], [], [], [], []
     with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
         subs = Path(tmp) / "submissions"
         make_submissions(subs, args.submissions)
         for r in range(args.repeat):
             ours.append(time_ours(subs, Path(tmp) / f"grades{r}", args.jobs))
+            ours_open.append(time_ours(subs, Path(tmp) / f"open{r}", args.jobs, "--no-sandbox"))
+            ours_serial.append(time_ours(subs, Path(tmp) / f"serial{r}", 1))
             auto, feedback = time_nbgrader(subs, Path(tmp) / "course")
             nb_auto.append(auto)
             nb_total.append(auto + feedback)
-            print(f"run {r + 1}/{args.repeat}: ours {ours[-1]:.1f} s, nbgrader autograde {auto:.1f} s "
-                  f"(+ feedback {feedback:.1f} s)", file=sys.stderr)
+            print(f"run {r + 1}/{args.repeat}: ours {ours[-1]:.1f} s (no sandbox {ours_open[-1]:.1f} s, "
+                  f"--jobs 1 {ours_serial[-1]:.1f} s), nbgrader autograde {auto:.1f} s (+ feedback {feedback:.1f} s)",
+                  file=sys.stderr, flush=True)
     n = args.submissions
-    rate = {name: n * 60 / statistics.median(times) for name, times in
-            (("ours", ours), ("nbgrader_autograde", nb_auto), ("nbgrader_autograde_feedback", nb_total))}
+    timings = {"ours": ours, "ours_no_sandbox": ours_open, "ours_jobs_1": ours_serial,
+               "nbgrader_autograde": nb_auto, "nbgrader_autograde_feedback": nb_total}
+    rate = {name: n * 60 / statistics.median(times) for name, times in timings.items()}
     result = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "submissions": n, "jobs": args.jobs, "repeat": args.repeat,
-        "seconds_median": {"ours": statistics.median(ours), "nbgrader_autograde": statistics.median(nb_auto),
-                           "nbgrader_autograde_feedback": statistics.median(nb_total)},
-        "seconds_all": {"ours": ours, "nbgrader_autograde": nb_auto, "nbgrader_autograde_feedback": nb_total},
+        "seconds_median": {name: statistics.median(times) for name, times in timings.items()},
+        "seconds_all": timings,
         "notebooks_per_minute": rate,
     }
-    print(f"{'grader':44} {'median s':>9} {'notebooks/min':>14}")
-    for label, key in ((f"autograder grade --jobs {args.jobs} (sandbox + feedback)", "ours"),
+    print(f"{'grader':48} {'median s':>9} {'notebooks/min':>14}")
+    for label, key in ((f"autograder grade --jobs {args.jobs}", "ours"),
+                       (f"autograder grade --jobs {args.jobs} --no-sandbox", "ours_no_sandbox"),
+                       ("autograder grade --jobs 1", "ours_jobs_1"),
                        ("nbgrader autograde (serial)", "nbgrader_autograde"),
                        ("nbgrader autograde + generate_feedback", "nbgrader_autograde_feedback")):
-        print(f"{label:44} {result['seconds_median'][key]:9.1f} {rate[key]:14.1f}")
+        print(f"{label:48} {result['seconds_median'][key]:9.1f} {rate[key]:14.1f}")
     print(json.dumps(result, indent=2))
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)

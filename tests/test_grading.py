@@ -2,13 +2,15 @@
 import csv
 import html
 import re
+from pathlib import Path
 
 import nbformat
 import pytest
 
-from autograder.course import NOTEBOOKS, SOLUTIONS, assignments
+from autograder import references
+from autograder.course import SOLUTIONS, assignments
 from autograder.feedback import secret_lines
-from conftest import FAULT_ASSIGNMENT, load_mistakes, mistake_student, rows_of
+from conftest import CHEATS, FAULT_ASSIGNMENT, load_mistakes, mistake_student, rows_of
 from studentwork import solution_lines
 
 
@@ -60,28 +62,52 @@ def test_each_mistake_loses_points_with_its_message(graded, assignment, mistake)
     assert mistake["message"] in feedback_text(out, student, assignment)
 
 
-def test_feedback_never_shows_hidden_tests_or_solutions(graded):
+def test_feedback_and_grades_never_show_hidden_tests_references_or_solutions(graded):
     _, subs, out = graded
     secrets = set()
     for name in assignments():
         for path in (SOLUTIONS / name).glob("*.ipynb"):
             secrets |= secret_lines(c.source for c in nbformat.read(path, as_version=4).cells)
+        reference = Path(references.load(name).__file__).read_text().splitlines()
+        # code lines of the reference, not rows of public data (the notes' tables are in the notebook too)
+        secrets |= {line.strip() for line in reference
+                    if len(line.strip()) > 30 and not re.fullmatch(r"[\d\s(),\[\]._-]+", line.strip())}
     assert secrets
     pages = list((out / "feedback").rglob("*.html"))
     assert len(pages) == sum(1 for s in subs.iterdir() for a in s.iterdir())  # every submission has feedback
-    for page in pages:
+    for page in pages + [out / "grades.csv"]:
         text = html.unescape(page.read_text())
         assert "BEGIN HIDDEN TESTS" not in text, page
         if "/feedback/solutions/" not in str(page):  # the solutions' own cells hold their markers
             assert "BEGIN SOLUTION" not in text, page
         leaked = [s for s in secrets if s in text]
-        assert not leaked, f"{page} shows hidden test lines: {leaked[:3]}"
+        assert not leaked, f"{page} shows hidden test or reference lines: {leaked[:3]}"
     # No solution line reaches the feedback of a student who did not write it (the blank release).
     for name in assignments():
         text = feedback_text(out, "release", name)
         for path in (SOLUTIONS / name).glob("*.ipynb"):
             answers = solution_lines(nbformat.read(path, as_version=4))
             assert answers and not [line for line in answers if line in text]
+
+
+def test_feedback_shows_the_graders_checks(graded):
+    _, _, out = graded
+    text = feedback_text(out, "release", FAULT_ASSIGNMENT)
+    assert "The grader's checks, on new inputs" in text and "[FAIL]" in text and "not implemented yet" in text
+
+
+@pytest.mark.parametrize("cheat", sorted(CHEATS) + ["cheat_stub_answers"])
+def test_cheats_score_nothing(graded, cheat):
+    rows = rows_of(graded[0], cheat)
+    assert rows and sum(r["points"] for r in rows) == 0, [(r["cell"], r["points"], r["reason"]) for r in rows]
+    assert all(r["reason"] for r in rows)
+
+
+@pytest.mark.parametrize("cheat", ["cheat_patch_toolkit", "cheat_input_transformer"])
+def test_when_the_notebook_claims_points_the_grader_says_it_disagrees(graded, cheat):
+    rows = rows_of(graded[0], cheat)
+    assert all("the notebook's own tests gave" in r["reason"] and "the grader's checks give 0" in r["reason"]
+               for r in rows), [r["reason"] for r in rows]
 
 
 def test_kernel_cannot_read_the_graders_files(graded):
@@ -91,9 +117,22 @@ def test_kernel_cannot_read_the_graders_files(graded):
     assert "LEAKED:" not in text, [line for line in text.splitlines() if "LEAKED:" in line]
 
 
-def test_warnings_prints_and_stderr_keep_full_marks(graded):
-    rows = rows_of(graded[0], "fault_noisy")
-    assert rows and all(r["status"] == "passed" for r in rows), rows
+@pytest.mark.parametrize("student", ["fault_noisy", "fault_huge_output", "fault_sleep_in_fork"])
+def test_honest_work_with_noise_keeps_full_marks(graded, student):
+    rows = rows_of(graded[0], student)
+    assert rows and all(r["status"] == "passed" for r in rows), [(r["cell"], r["reason"]) for r in rows]
+
+
+def test_huge_output_is_cut_in_the_feedback(graded):
+    page = next((graded[2] / "feedback" / "fault_huge_output").rglob("*.html"))
+    assert page.stat().st_size < 5 * 2**20 and "output truncated" in page.read_text()
+
+
+def test_memory_hog_fails_only_its_own_cell(graded):
+    rows = rows_of(graded[0], "fault_memory")
+    assert all(r["status"] in ("passed", "partial", "failed") for r in rows), rows
+    assert rows[0]["points"] == 0 and "not defined" in rows[0]["reason"]
+    assert any(r["status"] == "passed" for r in rows)
 
 
 def test_corrupt_notebook_gets_rows_a_reason_and_a_feedback_page(graded):
@@ -121,6 +160,10 @@ def test_deleted_test_cells_are_restored_and_run(graded):
     assert rows and all(r["status"] == "passed" for r in rows), rows
 
 
-def test_stripped_metadata_cannot_earn_points(graded):
+def test_stripped_metadata_is_graded_on_what_the_functions_return(graded):
+    # The restored test cells go to the top (their place is unknown) and run before the functions exist, so the
+    # notebook's own tests give 0; the stripped copies further down record what the functions return, and the
+    # grader's checks judge that: stripping metadata neither gains nor loses points.
     rows = rows_of(graded[0], "fault_stripped_metadata")
-    assert rows and sum(r["points"] for r in rows) == 0 and all(r["reason"] for r in rows), rows
+    assert rows and all(r["status"] == "passed" for r in rows), rows
+    assert all("the notebook's own tests gave 0" in r["reason"] for r in rows)

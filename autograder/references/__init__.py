@@ -1,0 +1,73 @@
+"""The grader's own checks, run in the trusted grader process on what a student's functions returned.
+
+Each assignment ``NN_name`` has a module ``autograder.references.name`` with a function ``cases(rng)`` that
+returns ``{grade_id: [Case, ...]}`` for every graded test cell of the assignment: the calls to make on the
+student's functions (fresh random inputs from ``rng``, plus the known-answer cases of the notes) and how to
+judge each result against an independent reference. The student's kernel never sees this code (the sandbox
+hides this folder); it only receives the calls (``helpers.dataout``) and returns the results.
+
+A judge takes the decoded result and returns ``None`` when it is right, else a message for the student that
+names the likely mistake and never shows the expected value. Cases with the same ``group`` share one line of
+feedback and are scored together: a group counts only when all its cases are right.
+"""
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from helpers.checks import same
+from helpers.dataout import Raised, Unsupported
+
+
+@dataclass
+class Case:
+    """One call to a student's function and how to judge its result."""
+    group: str
+    call: str
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+    judge: Callable[[Any], Any] = None
+
+
+def load(assignment):
+    """The reference module of ``assignment`` (``01_conv_arithmetic`` -> ``autograder.references.conv_arithmetic``)."""
+    return importlib.import_module(f"{__name__}.{assignment.split('_', 1)[1]}")
+
+
+def problem(got):
+    """The message for a result that is no answer at all (an exception or an unsupported object), else None."""
+    if isinstance(got, Raised):
+        if got.name == "NotImplementedError":
+            return "not implemented yet"
+        return f"your code raised {got.name}" + (f": {got.message}" if got.message else "")
+    if isinstance(got, Unsupported):
+        return f"your code returned a {got.type_name}, not plain numbers, tuples, lists, dicts or arrays"
+    return None
+
+
+def expect(expected, mistakes=None, hint="wrong answer"):
+    """A judge: the result must equal ``expected`` (``helpers.checks.same``); ``mistakes`` maps typical wrong
+    results to their message, any other wrong result gets ``hint``."""
+    def judge(got):
+        trouble = problem(got)
+        if trouble:
+            return trouble
+        if same(got, expected):
+            return None
+        for wrong, message in (mistakes or {}).items():
+            if same(got, wrong):
+                return message
+        return hint
+    return judge
+
+
+def expect_raises(*names, hint):
+    """A judge: the call must raise one of the exception types ``names`` (e.g. "ValueError")."""
+    def judge(got):
+        if isinstance(got, Raised):
+            if got.name in names:
+                return None
+            if got.name == "NotImplementedError":
+                return "not implemented yet"
+            return f"raised {got.name} instead of {' or '.join(names)}: {hint}"
+        return f"returned a value instead of raising {' or '.join(names)}: {hint}"
+    return judge

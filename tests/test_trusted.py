@@ -1,0 +1,117 @@
+"""The trusted side of grading: the data-out codec, reading results strictly, judging, and full coverage."""
+import base64
+import json
+import pickle
+import random
+
+import nbformat
+import numpy as np
+import pytest
+
+from autograder import references
+from autograder.course import SOLUTIONS, assignments
+from autograder.references import Case, expect, expect_raises
+from autograder.trusted import NO_RESULTS, judge_cell, read_results, write_inputs
+from helpers.checks import TestCell
+from helpers.dataout import GRADER_OUT, Raised, Unsupported, decode, encode
+
+
+@pytest.mark.parametrize("assignment", assignments())
+def test_every_graded_cell_has_the_graders_checks(assignment):
+    cases = references.load(assignment).cases(random.Random(1))
+    for path in (SOLUTIONS / assignment).glob("*.ipynb"):
+        graded = [c.metadata["nbgrader"]["grade_id"] for c in nbformat.read(path, as_version=4).cells
+                  if c.metadata.get("nbgrader", {}).get("grade")]
+        assert graded and set(graded) <= set(cases)
+        for grade_id in graded:
+            assert cases[grade_id] and all(case.judge for case in cases[grade_id])
+
+
+@pytest.mark.parametrize("assignment", assignments())
+def test_the_graders_inputs_change_with_the_seed(assignment):
+    module = references.load(assignment)
+    calls = [[(c.call, c.args, c.kwargs) for cs in module.cases(random.Random(seed)).values() for c in cs]
+             for seed in (1, 2)]
+    assert calls[0] != calls[1]
+
+
+def test_codec_round_trip():
+    value = [1, 2.5, float("nan"), True, None, "s", (1, (2, 3)), {"shape": (3, 4, 4), "params": 10},
+             np.int64(7), np.float32(1.5), np.arange(6.0).reshape(2, 3), np.array([True, False])]
+    back = decode(json.loads(json.dumps(encode(value))))
+    assert back[:2] == [1, 2.5] and np.isnan(back[2]) and back[3:8] == value[3:8]
+    assert type(back[8]) is np.int64 and type(back[9]) is np.float32
+    assert np.array_equal(back[10], value[10]) and back[10].dtype == np.float64 and back[11].dtype == bool
+
+
+def test_look_alikes_do_not_cross_as_numbers():
+    class Anything:
+        def __eq__(self, other):
+            return True
+
+    class MyInt(int):
+        pass
+
+    for value in (Anything(), MyInt(3), np.array([Anything()], dtype=object), np.ma.masked_array([1, 2])):
+        assert isinstance(decode(encode(value)), Unsupported), value
+    raised = decode(encode(ValueError("stride must be >= 1")))
+    assert isinstance(raised, Raised) and raised.name == "ValueError"
+
+
+@pytest.mark.parametrize("forged", [
+    {"__ndarray__": base64.b64encode(pickle.dumps([1, 2])).decode()},
+    {"__npscalar__": "O", "value": 1},
+    {"__tuple__": "not a list"},
+    {"__eval__": "__import__('os')"},
+    {"a": 1, "b": 2, "c": 3},
+    {"__npscalar__": "not a dtype", "value": 1},
+    {"__npscalar__": "<i8"},
+])
+def test_decode_rejects_forged_data(forged, tmp_path):
+    (tmp_path / GRADER_OUT).mkdir()
+    (tmp_path / GRADER_OUT / "cell.json").write_text(json.dumps([forged]))
+    assert read_results(tmp_path, "cell", 1) is None
+
+
+def test_read_results_is_strict(tmp_path):
+    out = tmp_path / GRADER_OUT
+    out.mkdir()
+    (out / "good.json").write_text(json.dumps([encode(3), encode((1, 2))]))
+    assert read_results(tmp_path, "good", 2) == [3, (1, 2)]
+    assert read_results(tmp_path, "good", 3) is None  # a case is missing
+    assert read_results(tmp_path, "absent", 1) is None
+    (out / "bad.json").write_text('[{"__ndarray__": "gASVAAAAAAAAAAA="}]')
+    assert read_results(tmp_path, "bad", 1) is None
+    (out / "link.json").symlink_to(out / "good.json")
+    assert read_results(tmp_path, "link", 2) is None
+
+
+def test_judge_cell_scores_groups_and_never_shows_expected_values():
+    cases = [Case("known answers", "f", (7,), judge=expect(31337, mistakes={31336: "one short: the +1?"})),
+             Case("known answers", "f", (8,), judge=expect(8)),
+             Case("bad arguments", "f", (-1,), judge=expect_raises("ValueError", hint="w must be >= 1")),
+             Case("random", "f", (1,), judge=expect(1))]
+    score, lines = judge_cell(cases, [31336, 8, Raised("ValueError", "no"), 1], points=3)
+    assert score == 2.0
+    assert lines == ["[FAIL] known answers (1 of 2 cases): one short: the +1?", "[ok] bad arguments", "[ok] random"]
+    assert "31337" not in "".join(lines)
+    score, lines = judge_cell(cases, None, points=3)
+    assert score == 0.0 and all(NO_RESULTS in line for line in lines)
+    score, lines = judge_cell(cases, [Raised("NotImplementedError", ""), Unsupported("x.Anything"), 0, 0], 3)
+    assert score == 0.0 and "not implemented yet" in lines[0] and "x.Anything" not in lines[0]
+
+
+def test_kernel_side_records_what_the_functions_return(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cases = {"test_f": [Case("g", "f", (2,), {"scale": 3}), Case("g", "f", ("x",)), Case("g", "missing")]}
+    write_inputs(cases, tmp_path)
+
+    def f(n, scale=1):
+        return (n * scale, np.arange(n))
+
+    with TestCell(points=1) as t:
+        t.record_for_grader({"f": f}, "test_f")
+    results = read_results(tmp_path, "test_f", 3)
+    assert results[0][0] == 6 and np.array_equal(results[0][1], np.arange(2))
+    assert isinstance(results[1], Raised) and results[1].name == "TypeError"
+    assert isinstance(results[2], Raised) and results[2].name == "NameError"
