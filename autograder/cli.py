@@ -4,8 +4,8 @@ import os
 import sys
 
 from .course import CELL_TIMEOUT, NOTEBOOKS
-from .grade import SUBMISSION_TIMEOUT, GraderError, format_table, grade, summarize
-from .release import release
+from .grade import SUBMISSION_TIMEOUT, format_table, grade, summarize
+from .release import GraderError, release
 from .sandbox import SandboxError, check_available
 from .selftest import selftest
 

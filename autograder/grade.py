@@ -21,20 +21,15 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from nbgrader.api import Gradebook
-from nbgrader.apps import NbGraderAPI
-from nbgrader.coursedir import CourseDirectory
 from tqdm import tqdm
 
 from . import references
-from .course import CELL_TIMEOUT, REPO_ROOT, SOLUTIONS, assignments, nbgrader_config
+from .course import CELL_TIMEOUT, REPO_ROOT, SOLUTIONS, assignments
 from .outcomes import FIELDS, error_rows, last_error
+from .release import GraderError, generate_assignment
 from .worker import DONE
 
 SUBMISSION_TIMEOUT = 900  # seconds for a whole submission, kernel start and feedback included
-
-
-class GraderError(RuntimeError):
-    """The grader itself failed (not a submission): bad arguments, a broken assignment source."""
 
 
 def prepare_template(assignment, root, solutions=SOLUTIONS):
@@ -43,13 +38,7 @@ def prepare_template(assignment, root, solutions=SOLUTIONS):
     Returns:
         {notebook name: [(cell name, max points), ...]} in notebook order.
     """
-    shutil.copytree(Path(solutions) / assignment, root / "source" / assignment,
-                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
-    config = nbgrader_config(sandbox=False)
-    api = NbGraderAPI(coursedir=CourseDirectory(root=os.fspath(root), config=config), config=config)
-    result = api.generate_assignment(assignment, force=True, create=True)
-    if not result.get("success"):
-        raise GraderError(f"cannot generate {assignment}: {last_error(result.get('log', '') + result.get('error', ''))}")
+    generate_assignment(assignment, root, solutions)
     shutil.rmtree(root / "release", ignore_errors=True)
     for notebook in (root / "source" / assignment).glob("*.ipynb"):
         notebook.unlink()  # the gradebook holds what grading needs; no source notebook near a submission

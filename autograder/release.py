@@ -11,6 +11,22 @@ from .course import NOTEBOOKS, SOLUTIONS, assignments, nbgrader_config
 from .outcomes import last_error
 
 
+class GraderError(RuntimeError):
+    """The grader itself failed (not a submission): bad arguments, a broken assignment source."""
+
+
+def generate_assignment(name, root, solutions=SOLUTIONS):
+    """Copies ``solutions/<name>`` into a scratch nbgrader course at ``root`` and runs generate_assignment there:
+    the gradebook learns the assignment and ``root/release/<name>`` holds the student version."""
+    shutil.copytree(Path(solutions) / name, Path(root) / "source" / name,
+                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    config = nbgrader_config(sandbox=False)
+    api = NbGraderAPI(coursedir=CourseDirectory(root=os.fspath(root), config=config), config=config)
+    result = api.generate_assignment(name, force=True, create=True)
+    if not result.get("success"):
+        raise GraderError(f"cannot generate {name}: {last_error(result.get('log', '') + result.get('error', ''))}")
+
+
 def release(out=NOTEBOOKS, solutions=SOLUTIONS, names=None):
     """Runs nbgrader's generate_assignment on each assignment and puts the student version in ``out/<name>/``.
 
@@ -20,14 +36,7 @@ def release(out=NOTEBOOKS, solutions=SOLUTIONS, names=None):
     with tempfile.TemporaryDirectory(prefix="autograder-release-") as tmp:
         for name in names:
             root = Path(tmp) / name
-            shutil.copytree(Path(solutions) / name, root / "source" / name,
-                            ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
-            config = nbgrader_config(sandbox=False)
-            api = NbGraderAPI(coursedir=CourseDirectory(root=os.fspath(root), config=config), config=config)
-            result = api.generate_assignment(name, force=True, create=True)
-            if not result.get("success"):
-                raise RuntimeError(f"generate_assignment failed for {name}: "
-                                   f"{last_error(result.get('log', '') + result.get('error', ''))}")
+            generate_assignment(name, root, solutions)
             dest = Path(out) / name
             shutil.rmtree(dest, ignore_errors=True)
             shutil.copytree(root / "release" / name, dest)
