@@ -43,6 +43,7 @@ FAULTS = {
                     "    return _quiet_{fn}(*args, **kwargs)\n"),
     "fault_huge_output": ("print('x' * 50_000_000)\nfor _i in range(100_000):\n    print(_i)\n", ""),
     "fault_memory": ("_hog = bytearray(64 * 2**30)\n", ""),
+    "fault_sleep": ("import time\ntime.sleep(10**6)\n", ""),
     "fault_sleep_in_fork": ("import os, time\nif os.fork() == 0:\n    time.sleep(10**6)\n", ""),
 }
 

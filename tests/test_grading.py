@@ -128,8 +128,9 @@ def test_huge_output_is_cut_in_the_feedback(graded):
     assert page.stat().st_size < 5 * 2**20 and "output truncated" in page.read_text()
 
 
-def test_memory_hog_fails_only_its_own_cell(graded):
-    rows = rows_of(graded[0], "fault_memory")
+@pytest.mark.parametrize("student", ["fault_memory", "fault_sleep"])
+def test_a_hog_or_a_sleep_fails_only_its_own_cell(graded, student):
+    rows = rows_of(graded[0], student)
     assert all(r["status"] in ("passed", "partial", "failed") for r in rows), rows
     assert rows[0]["points"] == 0 and "not defined" in rows[0]["reason"]
     assert any(r["status"] == "passed" for r in rows)
