@@ -1,0 +1,26 @@
+"""NumPy or CuPy: which array module an operation runs on.
+
+The kernels run on the module their inputs come from (``array_module(x)``): NumPy arrays stay on the CPU, CuPy
+arrays stay on the GPU. CuPy is optional (``pip install .[gpu]``); without it everything is NumPy.
+``to_numpy`` brings any array back for plotting.
+"""
+import numpy as np
+
+try:
+    import cupy
+except ImportError:  # the usual case: no GPU
+    cupy = None
+
+
+def array_module(*arrays):
+    """``cupy`` if any of ``arrays`` is a CuPy array, else ``numpy``."""
+    if cupy is not None:
+        return cupy.get_array_module(*arrays)
+    return np
+
+
+def to_numpy(array):
+    """A NumPy copy of a NumPy or CuPy array."""
+    if cupy is not None and isinstance(array, cupy.ndarray):
+        return cupy.asnumpy(array)
+    return np.asarray(array)
