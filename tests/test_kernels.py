@@ -1,8 +1,9 @@
-"""The fast kernels agree with plain loops and with numerical gradients, and reject bad arguments."""
+"""The fast kernels (convolution, max and average pooling) agree with plain loops and numerical gradients."""
 import numpy as np
 import pytest
 
-from helpers.kernels import conv_backward, conv_forward
+from helpers.kernels import (avg_pool_backward, avg_pool_forward, conv_backward, conv_forward, max_pool_backward,
+                             max_pool_forward)
 
 
 def loop_conv(x, w, b, stride, pad):
@@ -79,3 +80,46 @@ def test_float32_stays_float32():
 def test_bad_arguments_are_named(x_shape, w_shape, stride, pad, words):
     with pytest.raises(ValueError, match=words.replace("(", r"\(").replace(")", r"\)")):
         conv_forward(np.zeros(x_shape), np.zeros(w_shape), np.zeros(w_shape[0]), stride, pad)
+
+
+def loop_pool(x, size, stride, reduce):
+    n, c, h, w = x.shape
+    out = np.zeros((n, c, (h - size) // stride + 1, (w - size) // stride + 1))
+    for idx in np.ndindex(out.shape):
+        i, k, r, col = idx
+        out[idx] = reduce(x[i, k, r * stride:r * stride + size, col * stride:col * stride + size])
+    return out
+
+
+POOLS = [((2, 3, 4, 4), 2, 2), ((1, 2, 7, 5), 3, 2), ((2, 1, 6, 9), 2, 3), ((1, 1, 5, 5), 5, 1)]
+
+
+@pytest.mark.parametrize("x_shape, size, stride", POOLS)
+def test_pooling_matches_loops_and_numerical_gradients(x_shape, size, stride):
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=x_shape)  # no ties: the max is differentiable
+    for forward, backward, reduce in ((max_pool_forward, max_pool_backward, np.max),
+                                      (avg_pool_forward, avg_pool_backward, np.mean)):
+        out, cache = forward(x, size, stride)
+        np.testing.assert_allclose(out, loop_pool(x, size, stride, reduce), rtol=1e-12)
+        dout = rng.normal(size=out.shape)
+        dx = backward(dout, cache)
+        expected = numerical(lambda: np.sum(loop_pool(x, size, stride, reduce) * dout), x)
+        np.testing.assert_allclose(dx, expected, rtol=1e-6, atol=1e-7)
+
+
+def test_max_pool_ties_go_to_the_first_maximum_and_overlaps_accumulate():
+    x = np.array([[[[1.0, 5.0, 5.0],
+                    [5.0, 2.0, 5.0],
+                    [0.0, 0.0, 0.0]]]])
+    out, cache = max_pool_forward(x, size=2, stride=1)
+    assert out.tolist() == [[[[5.0, 5.0], [5.0, 5.0]]]]
+    dx = max_pool_backward(np.ones_like(out), cache)
+    # windows at (0,0) and (0,1) both pick x[0,1] (first in row-major order); (1,0) picks x[1,0]; (1,1) x[1,2]
+    assert dx[0, 0].tolist() == [[0, 2, 0], [1, 0, 1], [0, 0, 0]]
+
+
+@pytest.mark.parametrize("size, stride", [(0, 1), (2, 0), (5, 1)])
+def test_pooling_bad_arguments(size, stride):
+    with pytest.raises(ValueError):
+        max_pool_forward(np.zeros((1, 1, 4, 4)), size, stride)
