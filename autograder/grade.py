@@ -27,7 +27,7 @@ from . import references
 from .course import CELL_TIMEOUT, REPO_ROOT, SOLUTIONS, assignments
 from .outcomes import FIELDS, error_rows, last_error
 from .release import GraderError, generate_assignment
-from .worker import DONE
+from .worker import DONE, write_failure_pages
 
 SUBMISSION_TIMEOUT = 900  # seconds for a whole submission, kernel start and feedback included
 
@@ -195,8 +195,11 @@ class Worker:
 
 
 def _job_error_rows(job, status, reason):
-    return [row for notebook, cells in job["grade_cells"].items()
+    """Rows, and feedback pages saying why, for a submission whose worker gave no result."""
+    rows = [row for notebook, cells in job["grade_cells"].items()
             for row in error_rows(job["student"], job["assignment"], notebook, cells, status, reason)]
+    write_failure_pages(rows, Path(job["feedback"]), job["student"], job["assignment"])
+    return rows
 
 
 def write_csv(rows, path):

@@ -8,10 +8,11 @@ import nbformat
 import pytest
 
 from autograder import references
-from autograder.course import SOLUTIONS, assignments
+from autograder.course import NOTEBOOKS, SOLUTIONS, assignments
 from autograder.feedback import secret_lines
-from conftest import CHEATS, FAULT_ASSIGNMENT, load_mistakes, mistake_student, rows_of
-from studentwork import solution_lines
+from autograder.grade import grade
+from conftest import CHEATS, FAULT_ASSIGNMENT, load_mistakes, mistake_student, notebooks_of, rows_of
+from studentwork import fill_release, solution_lines, write_submission
 
 
 def feedback_text(out, student, assignment):
@@ -168,3 +169,13 @@ def test_stripped_metadata_is_graded_on_what_the_functions_return(graded):
     rows = rows_of(graded[0], "fault_stripped_metadata")
     assert rows and all(r["status"] == "passed" for r in rows), rows
     assert all("the notebook's own tests gave 0" in r["reason"] for r in rows)
+
+
+def test_a_submission_past_its_time_is_killed_and_still_gets_rows_and_feedback(tmp_path):
+    (notebook, release), = notebooks_of(NOTEBOOKS / FAULT_ASSIGNMENT).items()
+    write_submission(tmp_path / "subs", "slow", FAULT_ASSIGNMENT,
+                     {notebook: fill_release(release, SOLUTIONS / FAULT_ASSIGNMENT / release.name)})
+    rows = grade(tmp_path / "subs", out=tmp_path / "out", jobs=1, submission_timeout=3, progress=False)
+    assert rows and all(r["status"] == "timeout" and "3 s" in r["reason"] for r in rows)
+    page = (tmp_path / "out" / "feedback" / "slow" / FAULT_ASSIGNMENT / f"{notebook}.html").read_text()
+    assert "could not be graded" in page

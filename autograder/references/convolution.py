@@ -474,7 +474,6 @@ def _edge_cases(rng):
 
 
 def _blur_cases(rng):
-    g = _arrays(rng)
     sizes = [3, 1] + rng.sample([2, 4, 5, 6, 7], 3)
     cases = []
     for k in sizes:
