@@ -6,7 +6,7 @@ past the limit), ``error`` (the notebook could not be run: dead kernel, grader-s
 """
 import re
 
-REASON_CHARS = 300
+REASON_CHARS = 1000
 FIELDS = ("student", "assignment", "notebook", "cell", "points", "max_points", "status", "reason")
 
 

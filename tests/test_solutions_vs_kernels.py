@@ -1,4 +1,5 @@
-"""The reference solutions of assignment 02 agree with the helpers' fast kernels to 1e-10 in float64."""
+"""The reference solutions agree with the helpers' fast kernels: convolution (assignment 02) to 1e-10 in float64,
+max and average pooling (assignment 03) on random inputs without ties."""
 import nbformat
 import numpy as np
 import pytest
@@ -7,7 +8,8 @@ from autograder.course import SOLUTIONS
 from helpers import kernels
 from studentwork import solution_code
 
-NOTEBOOK = SOLUTIONS / "02_convolution" / "convolution.ipynb"
+CONVOLUTION = SOLUTIONS / "02_convolution" / "convolution.ipynb"
+POOLING = SOLUTIONS / "03_pooling" / "pooling.ipynb"
 
 
 def solution_namespace(path):
@@ -27,13 +29,6 @@ def solution_namespace(path):
     return namespace
 
 
-@pytest.fixture(scope="module")
-def solution():
-    if not NOTEBOOK.exists():
-        pytest.skip("assignment 02 is not written yet")
-    return solution_namespace(NOTEBOOK)
-
-
 def random_configs(rng, count=12):
     for _ in range(count):
         n, c, f = rng.integers(1, 4), rng.integers(1, 4), rng.integers(1, 5)
@@ -43,7 +38,8 @@ def random_configs(rng, count=12):
         yield (n, c, h, w), (f, c, hh, ww), int(stride), int(pad)
 
 
-def test_forward_and_backward_agree_with_the_fast_kernels(solution):
+def test_convolution_agrees_with_the_fast_kernels():
+    solution = solution_namespace(CONVOLUTION)
     rng = np.random.default_rng(2024)
     for x_shape, w_shape, stride, pad in random_configs(rng):
         x, w, b = rng.normal(size=x_shape), rng.normal(size=w_shape), rng.normal(size=w_shape[0])
@@ -53,3 +49,20 @@ def test_forward_and_backward_agree_with_the_fast_kernels(solution):
         dout = rng.normal(size=out.shape)
         for mine, fast in zip(solution["conv_backward"](dout, cache), kernels.conv_backward(dout, fast_cache)):
             np.testing.assert_allclose(mine, fast, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+def test_pooling_agrees_with_the_fast_kernels(kind):
+    solution = solution_namespace(POOLING)
+    forward, backward = solution[f"{kind}_pool_forward"], solution[f"{kind}_pool_backward"]
+    fast_forward, fast_backward = getattr(kernels, f"{kind}_pool_forward"), getattr(kernels, f"{kind}_pool_backward")
+    rng = np.random.default_rng(7)
+    for _ in range(12):
+        size, stride = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+        x = rng.normal(size=(int(rng.integers(1, 4)), int(rng.integers(1, 4)),
+                             size + int(rng.integers(0, 6)), size + int(rng.integers(0, 6))))  # no ties
+        out, cache = forward(x, size=size, stride=stride)
+        fast_out, fast_cache = fast_forward(x, size=size, stride=stride)
+        np.testing.assert_allclose(out, fast_out, rtol=1e-12, atol=1e-12)
+        dout = rng.normal(size=out.shape)
+        np.testing.assert_allclose(backward(dout, cache), fast_backward(dout, fast_cache), rtol=1e-12, atol=1e-12)
