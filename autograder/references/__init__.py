@@ -14,6 +14,8 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+import numpy as np
+
 from helpers.checks import same
 from helpers.dataout import Raised, Unsupported
 
@@ -70,4 +72,36 @@ def expect_raises(*names, hint):
                 return "not implemented yet"
             return f"raised {got.name} instead of {' or '.join(names)}: {hint}"
         return f"returned a value instead of raising {' or '.join(names)}: {hint}"
+    return judge
+
+
+WRONG_SHAPE = "the result has the wrong shape {shape}: check it against the docstring"
+
+
+def close(got, expected):
+    """True if ``got`` is a numeric array of ``expected``'s shape and equal values (1e-7 relative)."""
+    return (isinstance(got, np.ndarray) and got.shape == expected.shape and got.dtype.kind in "biuf"
+            and bool(np.allclose(got, expected, rtol=1e-7, atol=1e-9)))
+
+
+def expect_array(expected, mistakes=(), hint="wrong values", shape_hints=(), on_raise=None):
+    """A judge for an array result: ``mistakes`` are (wrong array, message) pairs (pairs equal to ``expected``
+    are dropped), ``shape_hints`` (wrong shape, message) pairs; ``on_raise`` is added to an exception's message."""
+    mistakes = [(wrong, text) for wrong, text in mistakes if not close(wrong, expected)]
+
+    def judge(got):
+        trouble = problem(got)
+        if trouble:
+            return trouble + (f" ({on_raise})" if on_raise and trouble != "not implemented yet" else "")
+        if not isinstance(got, np.ndarray) or got.dtype.kind not in "biuf":
+            return f"return a NumPy array of numbers, not a {type(got).__name__}"
+        if got.shape != expected.shape:
+            for shape, text in shape_hints:
+                if got.shape == tuple(shape):
+                    return text
+            return WRONG_SHAPE.format(shape=got.shape)
+        if close(got, expected):
+            return None
+        texts = [text for wrong, text in mistakes if close(got, wrong)]
+        return "; or ".join(dict.fromkeys(texts)) if texts else hint
     return judge

@@ -13,7 +13,7 @@ variants for every case, so a wrong answer that one of them explains gets that m
 """
 import numpy as np
 
-from autograder.references import Case, expect, expect_raises, problem
+from autograder.references import Case, expect, expect_array, expect_raises, problem
 
 # -- references ------------------------------------------------------------------------------------------------------
 
@@ -65,39 +65,6 @@ def _gradients(dout, x, w, stride, pad):
     return dx, dw, db
 
 
-# -- judging arrays --------------------------------------------------------------------------------------------------
-
-WRONG_SHAPE = "the result has the wrong shape {shape}: check it against the docstring"
-
-
-def _close(got, expected):
-    return (isinstance(got, np.ndarray) and got.shape == expected.shape and got.dtype.kind in "biuf"
-            and bool(np.allclose(got, expected, rtol=1e-7, atol=1e-9)))
-
-
-def _array_judge(expected, mistakes=(), hint="wrong values", shape_hints=(), on_raise=None):
-    """A judge for an array result: ``mistakes`` are (wrong array, message) pairs (pairs equal to ``expected``
-    are dropped), ``shape_hints`` (wrong shape, message) pairs; ``on_raise`` is added to an exception's message."""
-    mistakes = [(wrong, text) for wrong, text in mistakes if not _close(wrong, expected)]
-
-    def judge(got):
-        trouble = problem(got)
-        if trouble:
-            return trouble + (f" ({on_raise})" if on_raise and trouble != "not implemented yet" else "")
-        if not isinstance(got, np.ndarray) or got.dtype.kind not in "biuf":
-            return f"return a NumPy array of numbers, not a {type(got).__name__}"
-        if got.shape != expected.shape:
-            for shape, text in shape_hints:
-                if got.shape == tuple(shape):
-                    return text
-            return WRONG_SHAPE.format(shape=got.shape)
-        if _close(got, expected):
-            return None
-        texts = [text for wrong, text in mistakes if _close(got, wrong)]
-        return "; or ".join(dict.fromkeys(texts)) if texts else hint
-    return judge
-
-
 def _arrays(rng):
     return np.random.default_rng(rng.randrange(2**32))
 
@@ -113,7 +80,7 @@ def _zero_pad_case(group, x, pad):
     n, c, h, w = x.shape
     shapes = [((n, c, h + pad, w + pad), PAD_ONE_SIDE), ((n + 2 * pad, c + 2 * pad, h + 2 * pad, w + 2 * pad), PAD_ALL_AXES),
               ((n, c, h + 2 * pad, w), PAD_H_ONLY), ((n, c, h, w + 2 * pad), PAD_H_ONLY)]
-    return Case(group, "zero_pad", (x, pad), judge=_array_judge(_padded(x, pad), shape_hints=shapes,
+    return Case(group, "zero_pad", (x, pad), judge=expect_array(_padded(x, pad), shape_hints=shapes,
                                                                 hint="the padded values are wrong: zeros around, x inside"))
 
 
@@ -197,7 +164,7 @@ def _forward_case(group, x, w, b, stride=1, pad=0):
 
     def judge(got):
         if isinstance(got, tuple) and len(got) == 2:
-            message = _array_judge(exact, mistakes, on_raise=None if fits else FLOOR, shape_hints=shapes,
+            message = expect_array(exact, mistakes, on_raise=None if fits else FLOOR, shape_hints=shapes,
                                    hint="wrong values: compare one output by hand with conv_single_step")(got[0])
             return message
         trouble = problem(got)
@@ -291,10 +258,10 @@ def _backward_case(group, dout, x, w, b, stride, pad):
     rows, cols = dout.shape[2:]
     db_shapes = [(shape, DB_AXES) for shape in [(n, f), (f, rows, cols), (rows, cols), (n,), (n, f, rows), (f, rows),
                                                 (1, f, 1, 1), (f, 1, 1), (1, f)]]
-    judges = [("dx", _array_judge(dx, [(d, DX_OVERWRITTEN) for d in dx_over], DX_WRONG,
+    judges = [("dx", expect_array(dx, [(d, DX_OVERWRITTEN) for d in dx_over], DX_WRONG,
                                   [((n, c, h + 2 * pad, wid + 2 * pad), DX_PADDED)])),
-              ("dw", _array_judge(dw, [(dw_over, DW_OVERWRITTEN)], DW_WRONG)),
-              ("db", _array_judge(db, [(dout.sum(axis=(1, 2, 3)), DB_AXES)], DB_WRONG, db_shapes))]
+              ("dw", expect_array(dw, [(dw_over, DW_OVERWRITTEN)], DW_WRONG)),
+              ("db", expect_array(db, [(dout.sum(axis=(1, 2, 3)), DB_AXES)], DB_WRONG, db_shapes))]
 
     def judge(got):
         trouble = problem(got)
@@ -337,7 +304,7 @@ def _conv1x1_case(group, x, w, b):
     no_bias = exact - b.reshape(1, -1, 1, 1)
     shapes = [((n, h, wid, w.shape[0]), "return NCHW: the output is (N, F, H, W), not channels last"),
               ((n, w.shape[0], h * wid), "reshape the result back to (N, F, H, W)")]
-    return Case(group, "conv1x1", (x, w, b), judge=_array_judge(exact, [(no_bias, NO_BIAS)],
+    return Case(group, "conv1x1", (x, w, b), judge=expect_array(exact, [(no_bias, NO_BIAS)],
                                                                 "wrong values: out[n, :, i, j] = W @ x[n, :, i, j] + b",
                                                                 shapes))
 
@@ -403,8 +370,8 @@ def _fc_case(group, units, in_shape, g):
     wrong = [(W_fc.reshape(units, h, w, c).transpose(0, 3, 1, 2), FC_ORDER),
              (W_fc.reshape(units, c, w, h).transpose(0, 1, 3, 2), FC_ORDER),
              (W_fc.reshape((units, c, h, w), order="F"), FC_ORDER)]
-    weights = _array_judge(filters, wrong, FC_ORDER, [((units, c * h * w), "reshape W_fc to (units, C, H, W)")])
-    bias = _array_judge(b_fc, hint="the bias stays one number per unit: return b_fc unchanged, shape (units,)")
+    weights = expect_array(filters, wrong, FC_ORDER, [((units, c * h * w), "reshape W_fc to (units, C, H, W)")])
+    bias = expect_array(b_fc, hint="the bias stays one number per unit: return b_fc unchanged, shape (units,)")
 
     def judge(got):
         trouble = problem(got)
@@ -478,7 +445,7 @@ def _blur_cases(rng):
     cases = []
     for k in sizes:
         box = np.full((1, 1, k, k), 1.0 / (k * k))
-        cases.append(Case("k x k box filters (k = 1 to 7) summing to 1", "blur_filter", (k,), judge=_array_judge(
+        cases.append(Case("k x k box filters (k = 1 to 7) summing to 1", "blur_filter", (k,), judge=expect_array(
             box, [(np.ones((1, 1, k, k)), "the weights must sum to 1 (divide by k*k), or the picture gets brighter"),
                   (np.full((1, 1, k, k), 1.0 / k), "the weights must sum to 1: divide by k*k, not k")],
             "every weight of a box blur is the same, 1/(k*k)", [((k, k), "return shape (1, 1, k, k)")])))

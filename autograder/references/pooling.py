@@ -14,7 +14,7 @@ expected value.
 """
 import numpy as np
 
-from autograder.references import Case, expect_raises, problem
+from autograder.references import Case, expect_array, expect_raises, problem
 
 # -- references ------------------------------------------------------------------------------------------------------
 
@@ -89,36 +89,6 @@ def _assigned(x_shape, dout, weights, r, s, whole_window):
 
 # -- judging arrays --------------------------------------------------------------------------------------------------
 
-WRONG_SHAPE = "the result has the wrong shape {shape}: check it against the docstring"
-
-
-def _close(got, expected):
-    return (isinstance(got, np.ndarray) and got.shape == expected.shape and got.dtype.kind in "biuf"
-            and bool(np.allclose(got, expected, rtol=1e-7, atol=1e-9)))
-
-
-def _array_judge(expected, mistakes=(), hint="wrong values", shape_hints=()):
-    """A judge for an array result: ``mistakes`` are (wrong array, message) pairs (pairs equal to ``expected``
-    are dropped), ``shape_hints`` (wrong shape, message) pairs."""
-    mistakes = [(wrong, text) for wrong, text in mistakes if not _close(wrong, expected)]
-
-    def judge(got):
-        trouble = problem(got)
-        if trouble:
-            return trouble
-        if not isinstance(got, np.ndarray) or got.dtype.kind not in "biuf":
-            return f"return a NumPy array of numbers, not a {type(got).__name__}"
-        if got.shape != expected.shape:
-            for shape, text in shape_hints:
-                if got.shape == tuple(shape):
-                    return text
-            return WRONG_SHAPE.format(shape=got.shape)
-        if _close(got, expected):
-            return None
-        texts = [text for wrong, text in mistakes if wrong.shape == got.shape and _close(got, wrong)]
-        return "; or ".join(dict.fromkeys(texts)) if texts else hint
-    return judge
-
 
 def _pair_judge(array_judge):
     """A judge for a forward pass's (out, cache): judges out."""
@@ -182,7 +152,7 @@ def _shape_hints(x, r, s):
 def _max_forward_case(group, x, r, s):
     exact = _max(x, r, s)
     mistakes = [(_max(x, r, s, step=1), NO_STRIDE)]
-    return Case(group, "max_pool_forward", (x, r, s), judge=_pair_judge(_array_judge(
+    return Case(group, "max_pool_forward", (x, r, s), judge=_pair_judge(expect_array(
         exact, mistakes, "wrong values: out[n, c, i, j] is the maximum of the window at (i*stride, j*stride)",
         _shape_hints(x, r, s))))
 
@@ -230,7 +200,7 @@ def _max_backward_case(group, x, r, s, dout):
                 (_scatter(x.shape, dout, _first_max_weights(x, r, s, rule="last"), r, s), DX_LAST_TIE),
                 (_scatter(x.shape, dout, _first_max_weights(x, r, s, step=1), r, s, step=1), DX_NO_STRIDE)]
     return Case(group, "max_pool_backward", (dout, (x, r, s)),
-                judge=_array_judge(exact, mistakes, DX_WRONG, [((x.shape[0], x.shape[1]) + dout.shape[2:],
+                judge=expect_array(exact, mistakes, DX_WRONG, [((x.shape[0], x.shape[1]) + dout.shape[2:],
                                                                  "dx must have the shape of x, not of dout")]))
 
 
@@ -262,7 +232,7 @@ AVG_DX_OVERWRITTEN = ("dx is overwritten: an entry in several (overlapping) wind
 def _avg_forward_case(group, x, r, s):
     exact = _avg(x, r, s)
     mistakes = [(exact * r * r, AVG_NOT_DIVIDED), (exact * r, AVG_DIVIDED_BY_SIZE), (_avg(x, r, s, step=1), NO_STRIDE)]
-    return Case(group, "avg_pool_forward", (x, r, s), judge=_pair_judge(_array_judge(
+    return Case(group, "avg_pool_forward", (x, r, s), judge=_pair_judge(expect_array(
         exact, mistakes, "wrong values: out[n, c, i, j] is the mean of the window at (i*stride, j*stride)",
         _shape_hints(x, r, s))))
 
@@ -273,7 +243,7 @@ def _avg_backward_case(group, x, r, s, dout):
     mistakes = [(exact * r * r, AVG_DX_NOT_DIVIDED), (exact * r, AVG_DIVIDED_BY_SIZE),
                 (_assigned(x.shape, dout, weights, r, s, True), AVG_DX_OVERWRITTEN),
                 (_scatter(x.shape, dout, weights, r, s, step=1), DX_NO_STRIDE)]
-    return Case(group, "avg_pool_backward", (dout, (x, r, s)), judge=_array_judge(
+    return Case(group, "avg_pool_backward", (dout, (x, r, s)), judge=expect_array(
         exact, mistakes, "dx is wrong: each dout[n, c, i, j] / (size*size) goes to every entry of its window"))
 
 
@@ -336,7 +306,7 @@ def _max_matrix_case(group, H, r, s):
     wrong += [(_matrix(h, w, r, s, _first_max_weights(H, r, s, rule="all")), A_EVERY_TIE),
               (_matrix(h, w, r, s, _first_max_weights(H, r, s, rule="last")), A_LAST_TIE),
               (_matrix(h, w, r, s, _first_max_weights(H, r, s, step=1), step=1), A_NO_STRIDE)]
-    return Case(group, "max_pool_matrix", (H, r, s), judge=_array_judge(
+    return Case(group, "max_pool_matrix", (H, r, s), judge=expect_array(
         exact, wrong, "wrong entries: row i*w' + j has one 1, in column a*w + b of the first maximum (a, b) of "
                       "window (i, j)", shapes))
 
@@ -363,7 +333,7 @@ def _avg_matrix_case(group, h, w, r, s):
     exact = _matrix(h, w, r, s, mean)
     wrong, shapes = _matrix_variants(h, w, r, s, lambda step: mean, exact)
     wrong += [(exact * r * r, A_AVG_NOT_DIVIDED), (_matrix(h, w, r, s, mean, step=1), A_NO_STRIDE)]
-    return Case(group, "avg_pool_matrix", (h, w, r, s), judge=_array_judge(
+    return Case(group, "avg_pool_matrix", (h, w, r, s), judge=expect_array(
         exact, wrong, "wrong entries: row i*w' + j holds 1/r**2 in the columns a*w + b of the r*r entries of "
                       "window (i, j)", shapes))
 
@@ -392,7 +362,7 @@ def _via_matrix_case(group, A, g_up, shape):
     exact = dH.reshape(shape)
     wrong = [(dH.reshape(shape, order="F"), VIA_ORDER),
              ((A.T @ g_up.ravel(order="F")).reshape(shape), VIA_ORDER)]
-    return Case(group, "pool_backward_via_matrix", (A, g_up, tuple(shape)), judge=_array_judge(
+    return Case(group, "pool_backward_via_matrix", (A, g_up, tuple(shape)), judge=expect_array(
         exact, wrong, "wrong values: the gradient is A.T @ vec(g), shaped back to (h, w)",
         [((shape[0] * shape[1],), "shape the result back to (h, w)")]))
 
@@ -427,7 +397,7 @@ def _split_case(group, window, g_up):
     first = np.zeros_like(window)
     first.flat[int(np.argmax(window))] = g_up
     wrong = [(first, SPLIT_FIRST), (np.array(where, dtype=float) * g_up, SPLIT_NOT_DIVIDED)]
-    return Case(group, "tie_split_gradient", (window, g_up), judge=_array_judge(exact, wrong, SPLIT_WRONG))
+    return Case(group, "tie_split_gradient", (window, g_up), judge=expect_array(exact, wrong, SPLIT_WRONG))
 
 
 def _split_cases(rng):
@@ -513,7 +483,7 @@ def _as_conv_case(group, x, r, s):
     h, w = x.shape[2:]
     if s != 1:
         shapes.append(((n, c, h - r + 1, w - r + 1), "pass the stride to conv_forward"))
-    return Case(group, "avg_pool_as_conv", (x, r, s), judge=_array_judge(
+    return Case(group, "avg_pool_as_conv", (x, r, s), judge=expect_array(
         exact, mistakes, "wrong values: the result must equal average pooling", shapes))
 
 
