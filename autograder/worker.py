@@ -20,10 +20,10 @@ from nbgrader.api import Gradebook
 from nbgrader.apps import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
 
+from . import references
 from .course import nbgrader_config
 from .feedback import failure_page, scrub_notebook
-from . import references
-from .outcomes import FIELDS, short, cell_outcome, error_rows, last_error, notebook_failure
+from .outcomes import FIELDS, cell_outcome, error_rows, last_error, notebook_failure, short
 from .trusted import judge_cell, read_results, write_inputs
 
 GRADER_HEADER = "The grader's checks, on new inputs (these decide the points):\n"

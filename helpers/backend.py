@@ -2,7 +2,6 @@
 
 The kernels run on the module their inputs come from (``array_module(x)``): NumPy arrays stay on the CPU, CuPy
 arrays stay on the GPU. CuPy is optional (``pip install .[gpu]``); without it everything is NumPy.
-``to_numpy`` brings any array back for plotting.
 """
 import numpy as np
 
@@ -18,9 +17,3 @@ def array_module(*arrays):
         return cupy.get_array_module(*arrays)
     return np
 
-
-def to_numpy(array):
-    """A NumPy copy of a NumPy or CuPy array."""
-    if cupy is not None and isinstance(array, cupy.ndarray):
-        return cupy.asnumpy(array)
-    return np.asarray(array)

@@ -1,5 +1,4 @@
 """Simulated student submissions, made from the release and the solutions, for the tests and the benchmarks."""
-import shutil
 from pathlib import Path
 
 import nbformat
@@ -60,10 +59,3 @@ def write_submission(root, student, assignment, notebooks):
         else:
             nbformat.write(nb, path)
     return folder
-
-
-def copy_notebooks(src, dest):
-    """Copies the *.ipynb of folder ``src`` into ``dest``."""
-    Path(dest).mkdir(parents=True, exist_ok=True)
-    for path in Path(src).glob("*.ipynb"):
-        shutil.copyfile(path, Path(dest) / path.name)
