@@ -1,9 +1,9 @@
 """Fast layer kernels with the same signatures as the students' naive versions (NCHW).
 
 ``conv_forward(x, w, b, stride=1, pad=0) -> (out, cache)`` and ``conv_backward(dout, cache) -> (dx, dw, db)``
-gather every window with one strided view (im2col without a Python loop over positions) and contract it with
-the filters in one ``tensordot``; the backward pass scatters the window gradients back with one strided add
-per filter offset (HH * WW adds, never ``np.add.at``). ``max_pool_forward`` / ``max_pool_backward`` and
+copy every window into columns with one strided view (im2col without a Python loop over positions) and
+multiply them with the filters in one batched matrix product; the backward pass is two more products
+(never ``np.add.at``). ``max_pool_forward`` / ``max_pool_backward`` and
 ``avg_pool_forward`` / ``avg_pool_backward`` (``size``, ``stride``) work the same way; a max-pool window's
 gradient goes to its first maximum in row-major order (``argmax``), also when several entries tie. They run on NumPy or CuPy arrays alike
 (``helpers.backend``) and keep the input's dtype (float32 for training, float64 for checking).
@@ -43,12 +43,25 @@ def _windows(xp, x_padded, hh, ww, stride, out_h, out_w):
         strides=(s_n, s_c, s_h * stride, s_w * stride, s_h, s_w))
 
 
+def _im2col(xp, x_padded, hh, ww, stride, out_h, out_w):
+    """The windows as columns, (N, C*HH*WW, H'*W'): column p of image n is window p flattened (c, i, j)."""
+    n, c = x_padded.shape[:2]
+    s_n, s_c, s_h, s_w = x_padded.strides
+    view = xp.lib.stride_tricks.as_strided(
+        x_padded, shape=(n, c, hh, ww, out_h, out_w),
+        strides=(s_n, s_c, s_h, s_w, s_h * stride, s_w * stride))
+    return xp.ascontiguousarray(view).reshape(n, c * hh * ww, out_h * out_w)
+
+
 def _pad(xp, x, pad):
     return xp.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad))) if pad else x
 
 
 def conv_forward(x, w, b, stride=1, pad=0):
     """Convolution (cross-correlation) of a batch with a bank of filters.
+
+    Strategy: im2col (one strided copy of every window) and one batched matrix product with the filters,
+    which lands directly in NCHW order; the columns are kept for the backward pass.
 
     Args:
         x: input (N, C, H, W); w: filters (F, C, HH, WW); b: biases (F,); stride, pad: ints.
@@ -59,15 +72,19 @@ def conv_forward(x, w, b, stride=1, pad=0):
     """
     xp = array_module(x, w, b)
     out_h, out_w = conv_output_shape(x.shape, w.shape, stride, pad)
-    x_padded = _pad(xp, x, pad)
-    cols = _windows(xp, x_padded, w.shape[2], w.shape[3], stride, out_h, out_w)
-    out = xp.tensordot(cols, w, axes=([1, 4, 5], [1, 2, 3]))  # (N, H', W', F)
-    out = out.transpose(0, 3, 1, 2) + b.reshape(1, -1, 1, 1)
-    return xp.ascontiguousarray(out), (x, w, b, stride, pad)
+    f, _, hh, ww = w.shape
+    cols = _im2col(xp, _pad(xp, x, pad), hh, ww, stride, out_h, out_w)  # (N, K, P)
+    out = xp.matmul(w.reshape(f, -1), cols)  # (N, F, P)
+    out += b.reshape(1, -1, 1)
+    return out.reshape(x.shape[0], f, out_h, out_w), (x.shape, cols, w, stride, pad)
 
 
 def conv_backward(dout, cache):
     """Gradients of conv_forward.
+
+    dw and db contract dout with the cached columns. dx is, for stride 1, itself a convolution (dout padded by
+    HH-1-pad, filters flipped and their in/out channels swapped: one more im2col and matrix product);
+    for larger strides the column gradients are scattered back with one strided add per filter offset.
 
     Args:
         dout: upstream gradient (N, F, H', W'); cache: from conv_forward.
@@ -75,21 +92,43 @@ def conv_backward(dout, cache):
     Returns:
         dx (N, C, H, W), dw (F, C, HH, WW), db (F,).
     """
-    x, w, b, stride, pad = cache
-    xp = array_module(dout, x, w)
-    _, _, out_h, out_w = dout.shape
-    hh, ww = w.shape[2:]
-    cols = _windows(xp, _pad(xp, x, pad), hh, ww, stride, out_h, out_w)
-    db = dout.sum(axis=(0, 2, 3))
-    dw = xp.tensordot(dout, cols, axes=([0, 2, 3], [0, 2, 3]))  # (F, C, HH, WW)
-    dcols = xp.tensordot(dout, w, axes=([1], [0]))  # (N, H', W', C, HH, WW)
-    dx_padded = xp.zeros((x.shape[0], x.shape[1], x.shape[2] + 2 * pad, x.shape[3] + 2 * pad), dtype=dcols.dtype)
+    x_shape, cols, w, stride, pad = cache
+    xp = array_module(dout, w)
+    n, f, out_h, out_w = dout.shape
+    _, c, hh, ww = w.shape
+    dout3 = dout.reshape(n, f, out_h * out_w)
+    db = dout3.sum(axis=(0, 2))
+    dw = xp.matmul(dout3, cols.transpose(0, 2, 1)).sum(axis=0).reshape(w.shape)
+    if stride == 1 and c >= f and pad <= min(hh, ww) - 1:
+        dx = _conv_transpose_stride1(xp, dout, w, pad, x_shape)
+    else:
+        dx = _col2im(xp, dout3, w, x_shape, stride, pad, out_h, out_w)
+    return dx, dw, db
+
+
+def _conv_transpose_stride1(xp, dout, w, pad, x_shape):
+    """dx of a stride-1 convolution: dout padded by (HH-1-pad, WW-1-pad) correlated with the flipped filters."""
+    n, f, _, _ = dout.shape
+    _, c, hh, ww = w.shape
+    ph, pw = hh - 1 - pad, ww - 1 - pad
+    padded = xp.pad(dout, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else dout
+    cols = _im2col(xp, padded, hh, ww, 1, x_shape[2], x_shape[3])  # (N, F*HH*WW, H*W)
+    flipped = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(c, -1)  # (C, F*HH*WW)
+    return xp.matmul(flipped, cols).reshape(x_shape)
+
+
+def _col2im(xp, dout3, w, x_shape, stride, pad, out_h, out_w):
+    """dx (N, C, H, W) from dout (N, F, H'*W'): the column gradients, ordered (offset i, offset j, channel) so
+    that each offset's block is contiguous, then one strided add per filter offset."""
+    n, c, h, width = x_shape
+    f, _, hh, ww = w.shape
+    w_offsets = xp.ascontiguousarray(w.transpose(2, 3, 1, 0)).reshape(hh * ww * c, f)
+    dcols = xp.matmul(w_offsets, dout3).reshape(n, hh, ww, c, out_h, out_w)
+    dx_padded = xp.zeros((n, c, h + 2 * pad, width + 2 * pad), dtype=dcols.dtype)
     for i in range(hh):
         for j in range(ww):
-            dx_padded[:, :, i:i + stride * out_h:stride, j:j + stride * out_w:stride] += \
-                dcols[:, :, :, :, i, j].transpose(0, 3, 1, 2)
-    dx = dx_padded[:, :, pad:pad + x.shape[2], pad:pad + x.shape[3]] if pad else dx_padded
-    return xp.ascontiguousarray(dx), dw, db
+            dx_padded[:, :, i:i + stride * out_h:stride, j:j + stride * out_w:stride] += dcols[:, i, j]
+    return dx_padded[:, :, pad:pad + h, pad:pad + width] if pad else dx_padded
 
 
 def pool_output_shape(x_shape, size, stride):
@@ -153,3 +192,121 @@ def avg_pool_backward(dout, cache):
     x_shape, size, stride = cache
     grads = xp.broadcast_to((dout / (size * size))[..., None, None], (*dout.shape, size, size))
     return _scatter_windows(xp, grads, x_shape, size, stride)
+
+
+def relu_forward(x):
+    """ReLU: out = max(x, 0), same shape as x; cache for relu_backward."""
+    out = x * (x > 0)
+    return out, x
+
+
+def relu_backward(dout, cache):
+    """dx of relu_forward: dout where the input was positive, 0 elsewhere (also at exactly 0)."""
+    return dout * (cache > 0)
+
+
+def affine_forward(x, w, b):
+    """Fully connected layer.
+
+    Args:
+        x: (N, d_1, ..., d_k), flattened row-major to (N, D) with D = d_1 * ... * d_k; w: (D, M); b: (M,).
+
+    Returns:
+        out (N, M) = x.reshape(N, D) @ w + b; cache for affine_backward.
+    """
+    x2 = x.reshape(x.shape[0], -1)
+    if x2.shape[1] != w.shape[0]:
+        raise ValueError(f"x has {x2.shape[1]} features per example but w expects {w.shape[0]}")
+    return x2 @ w + b, (x, w)
+
+
+def affine_backward(dout, cache):
+    """Gradients of affine_forward: dx (x's shape), dw (D, M), db (M,)."""
+    x, w = cache
+    x2 = x.reshape(x.shape[0], -1)
+    return (dout @ w.T).reshape(x.shape), x2.T @ dout, dout.sum(axis=0)
+
+
+def _bn_axes(x):
+    """The axes batch norm averages over: (0, 2, 3) per channel for (N, C, H, W), (0,) per feature for (N, D)."""
+    if x.ndim == 4:
+        return (0, 2, 3)
+    if x.ndim == 2:
+        return (0,)
+    raise ValueError(f"batch norm takes x of shape (N, C, H, W) or (N, D); got {x.shape}")
+
+
+def batchnorm_forward(x, gamma, beta, bn_param):
+    """Batch normalisation, per channel over (N, H, W) for images or per feature over N for vectors.
+
+    Args:
+        x: (N, C, H, W) or (N, D); gamma, beta: (C,) or (D,);
+        bn_param: dict with "mode" ("train" or "test"), optional "eps" (1e-5) and "momentum" (0.9), and the
+            running statistics "running_mean" / "running_var" (zeros / ones when absent). In train mode the
+            batch statistics normalise and the running ones are updated in the dict:
+            running = momentum * running + (1 - momentum) * batch (biased batch variance).
+            In test mode the running statistics normalise and nothing changes.
+
+    Returns:
+        out (x's shape); cache for batchnorm_backward.
+    """
+    xp = array_module(x)
+    mode = bn_param.get("mode", "train")
+    if mode not in ("train", "test"):
+        raise ValueError(f'bn_param["mode"] must be "train" or "test"; got {mode!r}')
+    axes = _bn_axes(x)
+    eps, momentum = bn_param.get("eps", 1e-5), bn_param.get("momentum", 0.9)
+    shape = (1, -1, 1, 1) if x.ndim == 4 else (1, -1)
+    channels = x.shape[1]
+    running_mean = bn_param.setdefault("running_mean", xp.zeros(channels, dtype=x.dtype))
+    running_var = bn_param.setdefault("running_var", xp.ones(channels, dtype=x.dtype))
+    if mode == "train":
+        mean = x.mean(axis=axes)
+        var = x.var(axis=axes)
+        bn_param["running_mean"] = momentum * running_mean + (1 - momentum) * mean
+        bn_param["running_var"] = momentum * running_var + (1 - momentum) * var
+    else:
+        mean, var = running_mean, running_var
+    inv_std = 1 / xp.sqrt(var + eps)
+    x_hat = (x - mean.reshape(shape)) * inv_std.reshape(shape)
+    out = gamma.reshape(shape) * x_hat + beta.reshape(shape)
+    return out, (x_hat, gamma, inv_std, axes, shape, mode)
+
+
+def batchnorm_backward(dout, cache):
+    """Gradients of batchnorm_forward: dx (x's shape), dgamma and dbeta (C,) or (D,).
+
+    In train mode dx accounts for the batch mean and variance depending on x; in test mode they are constants.
+    """
+    x_hat, gamma, inv_std, axes, shape, mode = cache
+    dbeta = dout.sum(axis=axes)
+    dgamma = (dout * x_hat).sum(axis=axes)
+    scale = (gamma * inv_std).reshape(shape)
+    if mode == "test":
+        return dout * scale, dgamma, dbeta
+    m = dout.size // dout.shape[1]
+    dx = scale * (dout - (dbeta.reshape(shape) + x_hat * dgamma.reshape(shape)) / m)
+    return dx, dgamma, dbeta
+
+
+def softmax_cross_entropy(scores, y):
+    """Mean softmax cross-entropy loss of a batch and its gradient.
+
+    Args:
+        scores: (N, K) class scores; y: (N,) integer labels in [0, K).
+
+    Returns:
+        loss: float, -mean_i log softmax(scores_i)[y_i] (scores shifted by their row maximum first, so large
+            scores never overflow); dscores: (N, K), the gradient of that mean loss.
+    """
+    xp = array_module(scores)
+    if scores.ndim != 2 or y.shape != (scores.shape[0],):
+        raise ValueError(f"scores must be (N, K) and y (N,); got {scores.shape} and {y.shape}")
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    log_probs = shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
+    n = scores.shape[0]
+    rows = xp.arange(n)
+    loss = -log_probs[rows, y].mean()
+    dscores = xp.exp(log_probs)
+    dscores[rows, y] -= 1
+    return float(loss), dscores / n

@@ -35,7 +35,9 @@ def numerical(f, a, eps=1e-6):
 
 
 CONFIGS = [((2, 3, 7, 5), (4, 3, 3, 2), 1, 0), ((3, 2, 8, 8), (2, 2, 3, 3), 2, 1), ((1, 1, 9, 6), (3, 1, 4, 3), 3, 2),
-           ((2, 4, 5, 5), (1, 4, 5, 5), 1, 0), ((2, 2, 6, 7), (3, 2, 1, 1), 2, 0)]
+           ((2, 4, 5, 5), (1, 4, 5, 5), 1, 0), ((2, 2, 6, 7), (3, 2, 1, 1), 2, 0),
+           # stride 1 with at least as many input as output channels: dx as a convolution of dout
+           ((2, 3, 6, 7), (2, 3, 3, 2), 1, 1), ((2, 3, 5, 6), (2, 3, 2, 2), 1, 2)]
 
 
 @pytest.mark.parametrize("x_shape, w_shape, stride, pad", CONFIGS)
