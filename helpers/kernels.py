@@ -4,8 +4,9 @@
 copy every window into columns with one strided view (im2col without a Python loop over positions) and
 multiply them with the filters in one batched matrix product; the backward pass is two more products
 (never ``np.add.at``). ``max_pool_forward`` / ``max_pool_backward`` and
-``avg_pool_forward`` / ``avg_pool_backward`` (``size``, ``stride``) work the same way; a max-pool window's
-gradient goes to its first maximum in row-major order (``argmax``), also when several entries tie. They run on NumPy or CuPy arrays alike
+``avg_pool_forward`` / ``avg_pool_backward`` (``size``, ``stride``) work offset by offset (one strided slice per
+position inside a region, no copy of the windows); a max-pool region's gradient goes to its first maximum in
+row-major order (as ``argmax``), also when several entries tie. They run on NumPy or CuPy arrays alike
 (``helpers.backend``) and keep the input's dtype (float32 for training, float64 for checking).
 """
 from .backend import array_module
@@ -32,15 +33,6 @@ def conv_output_shape(x_shape, w_shape, stride, pad):
     if hh > h + 2 * pad or ww > width + 2 * pad:
         raise ValueError(f"the filter ({hh}x{ww}) is larger than the padded input ({h + 2 * pad}x{width + 2 * pad})")
     return (h + 2 * pad - hh) // stride + 1, (width + 2 * pad - ww) // stride + 1
-
-
-def _windows(xp, x_padded, hh, ww, stride, out_h, out_w):
-    """A view of shape (N, C, H', W', HH, WW): window (i, j) of every image and channel, without copying."""
-    n, c = x_padded.shape[:2]
-    s_n, s_c, s_h, s_w = x_padded.strides
-    return xp.lib.stride_tricks.as_strided(
-        x_padded, shape=(n, c, out_h, out_w, hh, ww),
-        strides=(s_n, s_c, s_h * stride, s_w * stride, s_h, s_w))
 
 
 def _im2col(xp, x_padded, hh, ww, stride, out_h, out_w):
@@ -142,18 +134,19 @@ def pool_output_shape(x_shape, size, stride):
     return (x_shape[2] - size) // stride + 1, (x_shape[3] - size) // stride + 1
 
 
-def _scatter_windows(xp, grads, x_shape, size, stride):
-    """dx (N, C, H, W) from per-window gradients (N, C, H', W', size, size): one strided add per offset."""
-    out_h, out_w = grads.shape[2:4]
-    dx = xp.zeros(x_shape, dtype=grads.dtype)
-    for i in range(size):
-        for j in range(size):
-            dx[:, :, i:i + stride * out_h:stride, j:j + stride * out_w:stride] += grads[:, :, :, :, i, j]
-    return dx
+def _offset_slices(out_h, out_w, size, stride):
+    """For each offset (i, j) of a size x size region, in row-major order, the (rows, cols) slices that pick
+    element (i, j) of every region: x[:, :, rows, cols] has shape (N, C, H', W')."""
+    return [(slice(i, i + stride * (out_h - 1) + 1, stride), slice(j, j + stride * (out_w - 1) + 1, stride))
+            for i in range(size) for j in range(size)]
 
 
 def max_pool_forward(x, size=2, stride=2):
     """Max pooling over size x size regions.
+
+    Works offset by offset: for each of the size * size positions inside a region, one strided slice holds that
+    position of every region; a running maximum over the slices (strictly greater replaces) keeps the first
+    maximum in row-major order, whose offset is remembered for the backward pass.
 
     Args:
         x: (N, C, H, W); size: region side; stride: step between regions.
@@ -163,26 +156,41 @@ def max_pool_forward(x, size=2, stride=2):
     """
     xp = array_module(x)
     out_h, out_w = pool_output_shape(x.shape, size, stride)
-    cols = _windows(xp, x, size, size, stride, out_h, out_w).reshape(*x.shape[:2], out_h, out_w, size * size)
-    first_max = cols.argmax(axis=4)
-    out = xp.take_along_axis(cols, first_max[..., None], axis=4)[..., 0]
+    slices = _offset_slices(out_h, out_w, size, stride)
+    out = x[(Ellipsis, *slices[0])].copy()
+    index_type = xp.uint8 if size * size < 256 else xp.int32
+    first_max = xp.zeros(out.shape, dtype=index_type)
+    for k, (rows, cols) in enumerate(slices[1:], start=1):
+        candidate = x[:, :, rows, cols]
+        greater = candidate > out  # strictly: on a tie the earlier offset stays
+        first_max = xp.where(greater, index_type(k), first_max)
+        xp.maximum(out, candidate, out=out)
     return out, (x.shape, first_max, size, stride)
 
 
 def max_pool_backward(dout, cache):
-    """dx (N, C, H, W) of max_pool_forward: each region's gradient to its first maximum."""
+    """dx (N, C, H, W) of max_pool_forward: each region's gradient to its first maximum (summed where
+    overlapping regions share an input)."""
     xp = array_module(dout)
     x_shape, first_max, size, stride = cache
-    offsets = xp.arange(size * size).reshape(1, 1, 1, 1, size * size)
-    grads = (first_max[..., None] == offsets) * dout[..., None]
-    return _scatter_windows(xp, grads.reshape(*dout.shape, size, size), x_shape, size, stride)
+    dx = xp.zeros(x_shape, dtype=dout.dtype)
+    zero = xp.zeros((), dtype=dout.dtype)
+    for k, (rows, cols) in enumerate(_offset_slices(*dout.shape[2:], size, stride)):
+        if stride >= size:  # regions do not overlap: each input gets at most one gradient
+            dx[:, :, rows, cols] = xp.where(first_max == k, dout, zero)
+        else:
+            dx[:, :, rows, cols] += xp.where(first_max == k, dout, zero)
+    return dx
 
 
 def avg_pool_forward(x, size=2, stride=2):
     """Average pooling over size x size regions; same shapes as max_pool_forward."""
     xp = array_module(x)
     out_h, out_w = pool_output_shape(x.shape, size, stride)
-    out = _windows(xp, x, size, size, stride, out_h, out_w).mean(axis=(4, 5))
+    out = xp.zeros((*x.shape[:2], out_h, out_w), dtype=x.dtype)
+    for rows, cols in _offset_slices(out_h, out_w, size, stride):
+        out += x[:, :, rows, cols]
+    out /= size * size
     return out, (x.shape, size, stride)
 
 
@@ -190,8 +198,11 @@ def avg_pool_backward(dout, cache):
     """dx (N, C, H, W) of avg_pool_forward: each region's gradient shared equally by its size * size inputs."""
     xp = array_module(dout)
     x_shape, size, stride = cache
-    grads = xp.broadcast_to((dout / (size * size))[..., None, None], (*dout.shape, size, size))
-    return _scatter_windows(xp, grads, x_shape, size, stride)
+    dx = xp.zeros(x_shape, dtype=dout.dtype)
+    share = dout / (size * size)
+    for rows, cols in _offset_slices(*dout.shape[2:], size, stride):
+        dx[:, :, rows, cols] += share
+    return dx
 
 
 def relu_forward(x):
@@ -261,15 +272,19 @@ def batchnorm_forward(x, gamma, beta, bn_param):
     running_mean = bn_param.setdefault("running_mean", xp.zeros(channels, dtype=x.dtype))
     running_var = bn_param.setdefault("running_var", xp.ones(channels, dtype=x.dtype))
     if mode == "train":
-        mean = x.mean(axis=axes)
-        var = x.var(axis=axes)
+        m = x.size // channels
+        mean = x.sum(axis=axes) / m
+        centred = x - mean.reshape(shape)
+        var = (centred * centred).sum(axis=axes) / m  # biased: divide by m
         bn_param["running_mean"] = momentum * running_mean + (1 - momentum) * mean
         bn_param["running_var"] = momentum * running_var + (1 - momentum) * var
     else:
-        mean, var = running_mean, running_var
+        centred, var = x - running_mean.reshape(shape), running_var
     inv_std = 1 / xp.sqrt(var + eps)
-    x_hat = (x - mean.reshape(shape)) * inv_std.reshape(shape)
-    out = gamma.reshape(shape) * x_hat + beta.reshape(shape)
+    x_hat = centred
+    x_hat *= inv_std.reshape(shape).astype(x.dtype, copy=False)  # in place: centred is not needed any more
+    out = x_hat * gamma.reshape(shape)
+    out += beta.reshape(shape)
     return out, (x_hat, gamma, inv_std, axes, shape, mode)
 
 
@@ -281,11 +296,15 @@ def batchnorm_backward(dout, cache):
     x_hat, gamma, inv_std, axes, shape, mode = cache
     dbeta = dout.sum(axis=axes)
     dgamma = (dout * x_hat).sum(axis=axes)
-    scale = (gamma * inv_std).reshape(shape)
+    scale = (gamma * inv_std).reshape(shape).astype(dout.dtype, copy=False)
     if mode == "test":
         return dout * scale, dgamma, dbeta
     m = dout.size // dout.shape[1]
-    dx = scale * (dout - (dbeta.reshape(shape) + x_hat * dgamma.reshape(shape)) / m)
+    # dx = scale * (dout - mean(dout) - x_hat * mean(dout * x_hat)), built in one buffer
+    dx = x_hat * (dgamma / m).reshape(shape)
+    dx += (dbeta / m).reshape(shape)
+    dx = dout - dx
+    dx *= scale
     return dx, dgamma, dbeta
 
 

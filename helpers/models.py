@@ -52,9 +52,9 @@ class Model(Sequential):
                 state[f"{name}.{key}"] = to_numpy(value)
         return state
 
-    def save(self, path):
-        """Writes the weights to ``path`` (.npz)."""
-        np.savez(path, **self.state_dict())
+    def save(self, path, **extra):
+        """Writes the weights to ``path`` (.npz), with any ``extra`` arrays (e.g. the data's mean and std)."""
+        np.savez(path, **self.state_dict(), **{k: to_numpy(v) for k, v in extra.items()})
 
     def load(self, path):
         """Reads weights saved by ``save``; ValueError naming the first missing or misshapen entry."""

@@ -51,13 +51,13 @@ def augment_batch(x, rng, crop_pad=4, flip=True):
     return np.ascontiguousarray(x)
 
 
-def predict(model, x, batch_size=500):
+def predict(model, x, batch_size=100):
     """Class scores (N, K) as NumPy, the model in evaluation mode (batch norm uses its running statistics)."""
     return np.concatenate([to_numpy(model.forward(to_device(x[i:i + batch_size]), train=False))
                            for i in range(0, len(x), batch_size)])
 
 
-def evaluate(model, x, y, batch_size=500):
+def evaluate(model, x, y, batch_size=100):
     """(mean cross-entropy loss, accuracy) of ``model`` on images x (N, C, H, W) with labels y (N,)."""
     scores = predict(model, x, batch_size)
     loss, _ = softmax_cross_entropy(scores.astype(np.float64), np.asarray(y))
@@ -150,7 +150,7 @@ def main(argv=None):
     parser.add_argument("--max-steps", type=int, help="stop after this many updates")
     parser.add_argument("--no-augment", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--save", help="write the trained weights to this .npz file")
+    parser.add_argument("--save", help="write the trained weights and the data's mean and std to this .npz file")
     parser.add_argument("--history", help="write the per-epoch history to this .json file")
     args = parser.parse_args(argv)
     try:
@@ -163,7 +163,9 @@ def main(argv=None):
           f"{len(data.x_test):,} test images; device {backend.describe()}")
     history = fit(model, data, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                   weight_decay=args.weight_decay, augment=not args.no_augment, seed=args.seed,
-                  max_steps=args.max_steps, checkpoint=args.save)
+                  max_steps=args.max_steps)
+    if args.save:
+        model.save(args.save, mean=data.mean, std=data.std)
     if args.history:
         with open(args.history, "w") as f:
             json.dump(history, f)

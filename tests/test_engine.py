@@ -235,7 +235,9 @@ def test_command_line_trains_and_reports_test_accuracy(tmp_path):
     assert "LeNet-5 (relu): 62,006 parameters; 80 training and 40 test images" in result.stdout
     assert "test accuracy" in result.stdout
     history = json.loads((tmp_path / "h.json").read_text())
-    assert history["epoch"] == [1, 2] and (tmp_path / "w.npz").is_file()
+    assert history["epoch"] == [1, 2]
+    with np.load(tmp_path / "w.npz") as saved:  # weights plus the statistics to normalise with: gradable
+        assert {"0.w", "11.b", "mean", "std"} <= set(saved.files) and saved["std"].shape == (3,)
 
 
 def test_command_line_explains_a_bad_data_path(tmp_path):
