@@ -51,7 +51,9 @@ def nbgrader_config(sandbox_hide=(), sandbox_keep=(), cell_timeout=CELL_TIMEOUT,
     """
     c = Config()
     c.CourseDirectory.course_id = COURSE_ID
-    c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".*"]
+    # *.npz: trained weights are never released, nor copied next to a kernel; the grader reads a submission's own
+    # checkpoint from the submission folder (autograder.references.cases_for)
+    c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".*", "*.npz"]
     # nbgrader's default leaves a deleted test cell unscored, and its own restoring is broken (see restore.py).
     c.Autograde.sanitize_preprocessors = [ClearOutput, DeduplicateIds, OverwriteKernelspec, RestoreMissingCells,
                                           CheckCellMetadata]

@@ -64,7 +64,7 @@ def grade_job(job):
         shutil.copyfile(path, submitted / path.name)
 
     if len(problems) < len(cells):
-        cases = references.load(assignment).cases(random.Random(secrets.randbits(64)))
+        cases = references.cases_for(assignment, random.Random(secrets.randbits(64)), job["submission"])
         write_inputs(cases, course / "source" / assignment)
         config = nbgrader_config(sandbox_hide=job["hide"], sandbox_keep=[os.fspath(autograded)],
                                  cell_timeout=job["cell_timeout"], sandbox=job["sandbox"])

@@ -1,5 +1,6 @@
 """Shared fixtures: one grading run over every kind of submission, made once per test session."""
 import importlib.util
+import shutil
 import sys
 from pathlib import Path
 
@@ -128,7 +129,10 @@ def graded(tmp_path_factory):
     subs = tmp_path_factory.mktemp("submissions")
     for name in assignments():
         source, release = notebooks_of(SOLUTIONS / name), notebooks_of(NOTEBOOKS / name)
-        write_submission(subs, "solutions", name, {n: nbformat.read(p, as_version=4) for n, p in source.items()})
+        folder = write_submission(subs, "solutions", name,
+                                  {n: nbformat.read(p, as_version=4) for n, p in source.items()})
+        for handed_in in (SOLUTIONS / name).glob("*.npz"):  # files handed in with the notebook (a checkpoint)
+            shutil.copyfile(handed_in, folder / handed_in.name)
         write_submission(subs, "release", name, {n: nbformat.read(p, as_version=4) for n, p in release.items()})
     for _, assignment, notebook, mistake in load_mistakes():
         nb = fill_release(NOTEBOOKS / assignment / f"{notebook}.ipynb", SOLUTIONS / assignment / f"{notebook}.ipynb",

@@ -11,6 +11,7 @@ names the likely mistake and never shows the expected value. Cases with the same
 feedback and are scored together: a group counts only when all its cases are right.
 """
 import importlib
+import inspect
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -33,6 +34,16 @@ class Case:
 def load(assignment):
     """The reference module of ``assignment`` (``01_conv_arithmetic`` -> ``autograder.references.conv_arithmetic``)."""
     return importlib.import_module(f"{__name__}.{assignment.split('_', 1)[1]}")
+
+
+def cases_for(assignment, rng, submission=None):
+    """The cases of ``assignment`` for one submission. A reference module whose ``cases`` takes ``submission`` also
+    judges files handed in beside the notebook (assignment 05: a trained checkpoint): it gets the submission
+    folder and reads them itself, here in the grader's process; the student's kernel never hands them over."""
+    module = load(assignment)
+    if "submission" in inspect.signature(module.cases).parameters:
+        return module.cases(rng, submission=submission)
+    return module.cases(rng)
 
 
 def problem(got):

@@ -1,0 +1,990 @@
+"""The grader's checks for assignment 05, training LeNet-5, a mini VGG and a mini ResNet on CIFAR-10.
+
+``cases(rng, submission=None)`` gives, for each graded test cell, the notebook's known answers and fresh random
+cases drawn from ``rng``: uint8 batches of several shapes for the channel statistics, scores from small to
+thousands for the loss, random arrays of 1 to 4 dimensions for the numerical gradient, random one-step updates,
+small training problems for the training loop (one of them: overfitting 100 points), random widths for the model
+tables, batches of several shapes and pads for the augmentation, a random conv-BN net with batch sizes that do not
+divide the test set for ``evaluate``, and random labels and probabilities for the analysis functions.
+
+The references are written independently of the model solution: the loss from ``np.logaddexp.reduce``, gradients
+from their formulas, the training loop as a hand-written two-layer network, layer tables from the formulas of the
+notes, the conv-BN net with one shifted slice per filter offset. Typical mistakes (``tests/mistakes/m05_training.py``
+and more) are computed as variants, so a wrong answer that one of them explains gets that mistake's message.
+
+The last cell grades the LeNet-5 checkpoint ``lenet5.npz`` handed in beside the notebook. It is read here, in the
+grader's process, from the submission folder (``submission``), never from the student's kernel: as plain data
+(``np.load`` without pickle, a size limit, exactly the expected entries, shapes and float dtypes, finite values),
+and evaluated on the grader's own 1,000 CIFAR-10 test images (``cifar10_test_1000.npz`` beside this module: 100 per
+class from the official test batch, uint8, stratified with seed 0), so grading never needs a CIFAR-10 copy and
+never trains.
+"""
+import math
+import zipfile
+from pathlib import Path
+
+import numpy as np
+from numpy.lib import format as npy_format
+
+from autograder.references import Case, expect, expect_array, expect_raises, problem
+
+TEST_IMAGES = Path(__file__).with_name("cifar10_test_1000.npz")
+CHECKPOINT = "lenet5.npz"
+PASS_ACCURACY = 0.55
+MAX_CHECKPOINT_BYTES = 4 * 2**20  # LeNet-5 in float64 is 0.5 MB
+
+
+def _arrays(rng):
+    return np.random.default_rng(rng.randrange(2**32))
+
+
+def _pair(got, names="(a, b)"):
+    """``got`` as a 2-list, or a message."""
+    trouble = problem(got)
+    if trouble:
+        return None, trouble
+    if not isinstance(got, (tuple, list)) or len(got) != 2:
+        return None, f"return the pair {names}"
+    return list(got), None
+
+
+def _is_close(got, expected, rtol=1e-9, atol=1e-12):
+    return (isinstance(got, np.ndarray) and got.shape == expected.shape and got.dtype.kind in "biuf"
+            and bool(np.allclose(got, expected, rtol=rtol, atol=atol)))
+
+
+# -- exercise 1: channel_stats ---------------------------------------------------------------------------------------
+
+STATS_NOT_SCALED = "divide by 255: the statistics are on the [0, 1] scale"
+STATS_ALL_CHANNELS = "one mean and one std per channel: reduce over axes (0, 2, 3), not over everything"
+STATS_PER_IMAGE = "the std of a channel is over all N*H*W values at once, not the mean of per-image stds"
+STATS_DDOF = "the population std (divide by N*H*W, np.std's default ddof=0)"
+STATS_OVERFLOW = "compute in float64: squares of uint8 values overflow (wrap around) in uint8"
+
+
+def _stats_case(group, images):
+    x = images.astype(np.float64) / 255
+    c = images.shape[1]
+    per_channel = x.transpose(1, 0, 2, 3).reshape(c, -1)
+    mean = per_channel.sum(axis=1) / per_channel.shape[1]
+    std = np.sqrt(((per_channel - mean[:, None]) ** 2).sum(axis=1) / per_channel.shape[1])
+    wrapped = (images.astype(np.uint8) ** 2).astype(np.float64).transpose(1, 0, 2, 3).reshape(c, -1).mean(axis=1)
+    variants = [((mean * 255, std * 255), STATS_NOT_SCALED),
+                ((mean, x.std(axis=(2, 3)).mean(axis=0)), STATS_PER_IMAGE),
+                ((mean, per_channel.std(axis=1, ddof=1)), STATS_DDOF),
+                ((mean, np.sqrt(np.maximum(wrapped / 255**2 - mean**2, 0))), STATS_OVERFLOW)]
+
+    def judge(got):
+        pair, trouble = _pair(got, "(mean, std)")
+        if trouble:
+            return trouble
+        if any(not isinstance(a, np.ndarray) or a.dtype.kind not in "biuf" for a in pair):
+            return "return two NumPy arrays of numbers"
+        if any(a.shape != (c,) for a in pair):
+            if all(a.size == 1 for a in pair):
+                return STATS_ALL_CHANNELS
+            return f"mean and std must have shape (C,) = ({c},)"
+        if _is_close(pair[0], mean) and _is_close(pair[1], std):
+            return None
+        for (m, s), text in variants:
+            if _is_close(pair[0], m) and _is_close(pair[1], s, rtol=1e-7):
+                return text
+        return "wrong values: the mean and std of each channel over all images and pixels, divided by 255"
+    return Case(group, "channel_stats", (images,), judge=judge)
+
+
+def _stats_cases(rng):
+    g = _arrays(rng)
+    known = np.zeros((2, 3, 2, 2), dtype=np.uint8)
+    known[:, 0] = 255
+    known[1, 1] = 255
+    randoms = "8 random uint8 batches (N > 1, 1 to 4 channels, non-square, bright pixels near 255)"
+    cases = [_stats_case("the notebook's red/green/blue batch", known)]
+    for k in range(8):
+        shape = (rng.randint(2, 5), rng.randint(1, 4), rng.randint(3, 7), rng.randint(3, 7))
+        low = 200 if k % 2 else 0
+        cases.append(_stats_case(randoms, g.integers(low, 256, shape).astype(np.uint8)))
+    bad = "anything but a uint8 (N, C, H, W) array is rejected with TypeError"
+    hint = "raise TypeError unless images is a uint8 array with 4 dimensions"
+    for wrong in (g.random((2, 3, 4, 4)), g.integers(0, 256, (3, 4, 4)).astype(np.uint8),
+                  g.integers(0, 256, (2, 3, 4, 4))):
+        cases.append(Case(bad, "channel_stats", (wrong,), judge=expect_raises("TypeError", hint=hint)))
+    return cases
+
+
+# -- exercise 3: softmax_loss ----------------------------------------------------------------------------------------
+
+LOSS_SUMMED = "average over the batch: divide the sum of the example losses by N"
+LOSS_OVERFLOW = ("the loss or its gradient is not finite: np.exp overflowed. Subtract each row's maximum from the "
+                 "scores before taking exponentials")
+GRAD_NOT_DIVIDED = "the gradient of the MEAN loss is (p - one_hot(y)) / N: divide by N"
+GRAD_NO_ONE_HOT = "subtract 1 at the true class: dscores = (p - one_hot(y)) / N"
+
+
+def _reference_loss(scores, y):
+    n = scores.shape[0]
+    lse = np.logaddexp.reduce(scores, axis=1)
+    loss = float(np.mean(lse - scores[np.arange(n), y]))
+    probs = np.exp(scores - lse[:, None])
+    one_hot = np.zeros_like(scores)
+    one_hot[np.arange(n), y] = 1
+    return loss, (probs - one_hot) / n, probs / n
+
+
+def _loss_case(group, scores, y):
+    loss, grad, probs_only = _reference_loss(scores, y)
+    n = len(y)
+
+    def judge(got):
+        pair, trouble = _pair(got, "(loss, dscores)")
+        if trouble:
+            return trouble
+        value, dscores = pair
+        if type(value) not in (float, int, np.float64, np.float32):
+            return "the loss must be a number (a float)"
+        if not isinstance(dscores, np.ndarray) or dscores.dtype.kind not in "f" or dscores.shape != scores.shape:
+            return f"dscores must be a float array of the scores' shape {scores.shape}"
+        if not math.isfinite(float(value)) or not np.all(np.isfinite(dscores)):
+            return LOSS_OVERFLOW
+        if not math.isclose(float(value), loss, rel_tol=1e-9, abs_tol=1e-12):
+            return LOSS_SUMMED if math.isclose(float(value), loss * n, rel_tol=1e-9) and n > 1 else \
+                "wrong loss: the mean over the batch of -log softmax(scores)[y]"
+        if _is_close(dscores, grad):
+            return None
+        if n > 1 and _is_close(dscores, grad * n):
+            return GRAD_NOT_DIVIDED
+        if _is_close(dscores, probs_only):
+            return GRAD_NO_ONE_HOT
+        return "wrong dscores: (softmax(scores) - one_hot(y)) / N"
+    return Case(group, "softmax_loss", (scores, y), judge=judge)
+
+
+def _loss_cases(rng):
+    g = _arrays(rng)
+    known = "the notebook's examples (equal scores; two examples, three classes)"
+    small = "8 random batches (N from 1 to 9, 2 to 12 classes, scores of a few units)"
+    large = "6 random batches with scores in the hundreds and thousands (a naive exp overflows)"
+    cases = [_loss_case(known, np.zeros((4, 10)), np.arange(4)),
+             _loss_case(known, np.array([[2.0, 1.0, 0.0], [0.0, 0.0, 3.0]]), np.array([0, 2]))]
+    for _ in range(8):
+        n, k = rng.randint(1, 9), rng.randint(2, 12)
+        cases.append(_loss_case(small, g.standard_normal((n, k)) * 3, g.integers(0, k, n)))
+    for _ in range(6):
+        n, k = rng.randint(2, 9), rng.randint(2, 12)
+        scores = g.standard_normal((n, k)) * 300 + g.choice([-1, 1]) * g.uniform(500, 2000)
+        cases.append(_loss_case(large, scores, g.integers(0, k, n)))
+    return cases
+
+
+# -- the first loss --------------------------------------------------------------------------------------------------
+
+BUILDERS = ("build_lenet5", "build_mini_vgg", "build_mini_resnet")
+
+
+def _initial_loss_cases(rng):
+    g = _arrays(rng)
+    cases = []
+    for builder in BUILDERS:
+        x, y = g.standard_normal((32, 3, 32, 32)), g.integers(0, 10, 32)
+
+        def judge(got, builder=builder):
+            trouble = problem(got)
+            if trouble:
+                return trouble
+            if type(got) not in (float, int, np.float64):
+                return "initial_loss must give a number"
+            if not math.isfinite(got) or abs(got - math.log(10)) >= 0.25:
+                return (f"{builder}: the untrained model's first loss is not within 0.25 of ln 10: give the last "
+                        "Linear a small std (std=0.01), and check softmax_loss")
+            return None
+        kwargs = {"seed": rng.randint(0, 1000)}
+        if builder != "build_lenet5":
+            kwargs["widths"] = tuple(sorted(rng.randint(4, 16) for _ in range(3)))
+        cases.append(Case(f"{builder}: the first loss on 32 random images is within 0.25 of ln 10 (random widths)"
+                          if builder != "build_lenet5" else
+                          f"{builder}: the first loss on 32 random images is within 0.25 of ln 10", "initial_loss",
+                          (builder, kwargs, x, y), judge=judge))
+    return cases
+
+
+# -- exercise 2: the models' layer tables ----------------------------------------------------------------------------
+
+def _conv_rows(shape, filters, k, pad, bias):
+    c, h, w = shape
+    out = (filters, h + 2 * pad - k + 1, w + 2 * pad - k + 1)
+    return out, filters * c * k * k + (filters if bias else 0)
+
+
+def _lenet_table():
+    rows, shape = [], (3, 32, 32)
+    for filters in (6, 16):
+        shape, params = _conv_rows(shape, filters, 5, 0, True)
+        rows += [(shape, params), (shape, 0)]
+        shape = (shape[0], shape[1] // 2, shape[2] // 2)
+        rows.append((shape, 0))
+    rows.append(((400,), 0))
+    d = 400
+    for units in (120, 84):
+        rows += [((units,), d * units + units), ((units,), 0)]
+        d = units
+    return rows + [((10,), d * 10 + 10)]
+
+
+def _vgg_table(widths, bias=False):
+    rows, shape = [], (3, 32, 32)
+    for width in widths:
+        for _ in range(2):
+            shape, params = _conv_rows(shape, width, 3, 1, bias)
+            rows += [(shape, params), (shape, 2 * width), (shape, 0)]
+        shape = (shape[0], shape[1] // 2, shape[2] // 2)
+        rows.append((shape, 0))
+    return rows + [((widths[-1],), 0), ((10,), widths[-1] * 10 + 10)]
+
+
+def _block_params(c_in, c_out, stride):
+    params = 9 * c_in * c_out + 9 * c_out * c_out + 4 * c_out
+    return params + (c_in * c_out + 2 * c_out if stride != 1 or c_in != c_out else 0)
+
+
+def _resnet_table(widths, strides=(1, 2, 2)):
+    w1 = widths[0]
+    rows = [((w1, 32, 32), 27 * w1), ((w1, 32, 32), 2 * w1), ((w1, 32, 32), 0)]
+    size, c_in = 32, w1
+    for width, stride in zip(widths, strides):
+        size = (size - 1) // stride + 1
+        rows.append(((width, size, size), _block_params(c_in, width, stride)))
+        c_in = width
+    return rows + [((widths[-1],), 0), ((10,), widths[-1] * 10 + 10)]
+
+
+def _table_judge(expected, builder, variants=()):
+    def judge(got):
+        trouble = problem(got)
+        if trouble:
+            return trouble
+        try:
+            table = [(tuple(int(v) for v in shape), int(params)) for shape, params in got]
+        except (TypeError, ValueError):
+            return "model_table must give [(output shape, parameters)] per layer"
+        if table == expected:
+            return None
+        for wrong, text in variants:
+            if table == wrong:
+                return text
+        if len(table) != len(expected):
+            return (f"{builder}: {len(table)} layers where the table of the notebook has {len(expected)}: use "
+                    f"exactly its layers, in its order")
+        first = next(i for i, (a, b) in enumerate(zip(table, expected)) if a != b)
+        what = "output shape" if table[first][0] != expected[first][0] else "number of parameters"
+        return f"{builder}: layer {first} (counting from 0) has the wrong {what}; compare it with the notebook's table"
+    return judge
+
+
+def _model_cases(rng):
+    lenet = "LeNet-5: the output shape and parameters of each of its 12 layers"
+    vgg = "mini VGG: the default widths (32, 64, 128) and 3 random ones, layer by layer"
+    resnet = "ResNet-8: the default widths (16, 32, 64) and 3 random ones, layer by layer"
+    cases = [Case(lenet, "model_table", ("build_lenet5", {}), judge=_table_judge(_lenet_table(), "build_lenet5")),
+             Case(lenet, "model_table", ("build_lenet5", {"seed": rng.randint(1, 1000)}),
+                  judge=_table_judge(_lenet_table(), "build_lenet5"))]
+    for k in range(4):
+        widths = (32, 64, 128) if k == 0 else tuple(rng.randint(2, 12) for _ in range(3))
+        kwargs = {} if k == 0 else {"widths": widths}
+        cases.append(Case(vgg, "model_table", ("build_mini_vgg", kwargs), judge=_table_judge(
+            _vgg_table(widths), "build_mini_vgg",
+            [(_vgg_table(widths, bias=True), "a conv followed by batch norm has no bias: bias=False")])))
+    for k in range(4):
+        widths = (16, 32, 64) if k == 0 else tuple(rng.randint(2, 12) for _ in range(3))
+        kwargs = {} if k == 0 else {"widths": widths}
+        cases.append(Case(resnet, "model_table", ("build_mini_resnet", kwargs), judge=_table_judge(
+            _resnet_table(widths), "build_mini_resnet",
+            [(_resnet_table(widths, (1, 1, 1)), "the first block of stages 2 and 3 has stride 2 (it halves the maps)"),
+             (_resnet_table(widths, (2, 2, 2)), "the first stage's block keeps the size: stride 1")])))
+    return cases
+
+
+# -- exercise 4: numerical_gradient and relative_error ---------------------------------------------------------------
+
+NUMGRAD_ONE_SIDED = ("use the centred difference (f(x + h e_i) - f(x - h e_i)) / (2h): the one-sided difference "
+                     "is off by about h times the second derivative")
+NUMGRAD_HALF = "the centred difference divides by 2h, not h"
+NUMGRAD_NOT_RESTORED = "put every entry back (x[i] = old) before moving to the next one"
+
+
+def _function(name, c):
+    if name == "cubic":
+        return lambda z: float(np.sum(c * z ** 3))
+    return lambda z: float(np.log(np.sum(np.exp(c * z))))
+
+
+def _variant_gradient(name, x, c, h=1e-5, one_sided=False, restore=True):
+    f, x = _function(name, c), x.copy()
+    grad = np.zeros(x.shape)
+    for i in np.ndindex(x.shape):
+        old = x[i]
+        x[i] = old + h
+        plus = f(x)
+        x[i] = old - h if not one_sided else old
+        minus = f(x)
+        if restore:
+            x[i] = old
+        grad[i] = (plus - minus) / (h if one_sided else 2 * h)
+    return grad
+
+
+def _numgrad_case(group, name, x, c):
+    if name == "cubic":
+        exact = 3 * c * x ** 2
+    else:
+        e = np.exp(c * x - np.max(c * x))
+        exact = c * e / e.sum()
+    variants = [(_variant_gradient(name, x, c, one_sided=True), NUMGRAD_ONE_SIDED),
+                (exact * 2, NUMGRAD_HALF), (_variant_gradient(name, x, c, restore=False), NUMGRAD_NOT_RESTORED)]
+
+    def judge(got):
+        trouble = problem(got)
+        if trouble:
+            return trouble
+        if not isinstance(got, np.ndarray) or got.dtype.kind != "f":
+            return "return a float array shaped like x"
+        if got.shape != x.shape:
+            return f"the gradient must have x's shape {x.shape}"
+        if np.allclose(got, exact, rtol=1e-6, atol=1e-7):
+            return None
+        for wrong, text in variants:
+            if np.allclose(got, wrong, rtol=1e-7, atol=1e-9):
+                return text
+        return "wrong values: (f(x + h e_i) - f(x - h e_i)) / (2h) at every index i"
+    return Case(group, "numerical_gradient_of", (name, x, c), judge=judge)
+
+
+REL_ONE_SIDED = "divide by |a_i| + |b_i| (both), not by one of them"
+REL_MEAN = "take the largest relative difference (max), not the mean"
+
+
+def _relative_case(group, a, b):
+    ratio = np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))
+    mistakes = {float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a)))): REL_ONE_SIDED,
+                float(np.mean(ratio)): REL_MEAN}
+    return Case(group, "relative_error", (a, b), judge=expect(float(np.max(ratio)), mistakes,
+                                                             "max_i |a_i - b_i| / max(1e-8, |a_i| + |b_i|)"))
+
+
+def _gradient_check_cases(rng):
+    g = _arrays(rng)
+    numeric = "numerical_gradient: sum(c x**3) and log(sum(exp(c x))) at 8 random x of 1 to 4 dimensions, to 1e-7"
+    cases = []
+    for k in range(8):
+        shape = tuple(rng.randint(1, 4) for _ in range(rng.randint(1, 4)))
+        cases.append(_numgrad_case(numeric, ("cubic", "logsumexp")[k % 2], g.uniform(-2, 2, shape),
+                                   float(g.uniform(0.5, 2))))
+    relative = "relative_error: 6 random pairs of arrays (some entries 0 in both)"
+    for _ in range(6):
+        shape = (rng.randint(1, 5), rng.randint(1, 5))
+        a = g.standard_normal(shape)
+        b = a + g.standard_normal(shape) * 10.0 ** g.integers(-8, 0)
+        a.flat[0] = b.flat[0] = 0.0
+        cases.append(_relative_case(relative, a, b))
+    return cases
+
+
+# -- exercise 5: sgd_momentum_step -----------------------------------------------------------------------------------
+
+SGD_ON_WEIGHTS = "momentum multiplies the velocity, not the weights: v = mu v - lr (dw + lambda w), then w = w + v"
+SGD_DECAY_SIGN = "weight decay ADDS lambda * w to the gradient (the step then pulls the weights towards 0)"
+SGD_NO_DECAY = "weight decay is missing: the gradient is dw + weight_decay * w"
+SGD_VELOCITY_SIGN = "the velocity points the way the weights move: v_new = momentum * v - lr * (dw + lambda * w)"
+
+
+def _sgd_case(group, w, dw, v, lr, mu, wd):
+    grad = dw + wd * w
+    v_new = mu * v - lr * grad
+    variants = [((mu * w - lr * grad, v_new), SGD_ON_WEIGHTS), ((mu * w + v_new, v_new), SGD_ON_WEIGHTS),
+                ((w + mu * v - lr * (dw - wd * w), mu * v - lr * (dw - wd * w)), SGD_DECAY_SIGN),
+                ((w + mu * v - lr * dw, mu * v - lr * dw), SGD_NO_DECAY),
+                ((w + v_new, -v_new), SGD_VELOCITY_SIGN)]
+
+    def judge(got):
+        pair, trouble = _pair(got, "(w_new, v_new)")
+        if trouble:
+            return trouble
+        if any(not isinstance(a, np.ndarray) or a.shape != w.shape for a in pair):
+            return f"return two arrays of the parameter's shape {w.shape}"
+        if _is_close(pair[0], w + v_new) and _is_close(pair[1], v_new):
+            return None
+        for (w_wrong, v_wrong), text in variants:
+            if _is_close(pair[0], w_wrong) and (text == SGD_ON_WEIGHTS or _is_close(pair[1], v_wrong)):
+                return text
+        return "wrong values: v_new = momentum * v - lr * (dw + weight_decay * w), w_new = w + v_new"
+    return Case(group, "sgd_momentum_step", (w, dw, v, lr, mu, wd), judge=judge)
+
+
+def _sgd_cases(rng):
+    g = _arrays(rng)
+    known = "the notebook's steps (v = 0; v = [1, 0]; weight decay alone)"
+    randoms = "8 random steps (arrays of 1 to 4 dimensions, velocity, learning rate, momentum, weight decay)"
+    w, dw = np.array([1.0, -2.0]), np.array([0.5, 0.5])
+    cases = [_sgd_case(known, w, dw, np.zeros(2), 0.1, 0.9, 0.0),
+             _sgd_case(known, w, dw, np.array([1.0, 0.0]), 0.1, 0.9, 0.0),
+             _sgd_case(known, w, np.zeros(2), np.zeros(2), 0.1, 0.9, 0.5)]
+    for _ in range(8):
+        shape = tuple(rng.randint(1, 4) for _ in range(rng.randint(1, 4)))
+        cases.append(_sgd_case(randoms, g.standard_normal(shape), g.standard_normal(shape), g.standard_normal(shape),
+                               float(g.uniform(0.01, 0.5)), float(g.uniform(0.5, 0.99)), float(g.uniform(0.01, 0.3))))
+    return cases
+
+
+# -- exercise 6: fit_batch -------------------------------------------------------------------------------------------
+
+FIT_DECAY_BIAS = "weight decay is for the weights (key 'w') only, not for the biases"
+FIT_VELOCITY_RESET = "keep each parameter's velocity from one step to the next (one dict for the whole run)"
+FIT_LOSS_AFTER = "record each step's loss before its update (the first loss is the untrained network's)"
+FIT_SHARED_VELOCITY = "every parameter needs its own velocity (key the velocities by the parameter's name)"
+
+
+def _mlp_run(p, x, y, steps, lr, mu, wd, decay_bias=False, keep_velocity=True):
+    """The reference loop on Linear - ReLU - Linear: (losses, final weights) by hand-written backprop."""
+    p = {k: v.copy() for k, v in p.items()}
+    velocity = {k: np.zeros_like(v) for k, v in p.items()}
+    losses = []
+    n = len(y)
+    for _ in range(steps):
+        h = x @ p["1.w"] + p["1.b"]
+        a = h * (h > 0)
+        scores = a @ p["3.w"] + p["3.b"]
+        lse = np.logaddexp.reduce(scores, axis=1)
+        losses.append(float(np.mean(lse - scores[np.arange(n), y])))
+        ds = np.exp(scores - lse[:, None])
+        ds[np.arange(n), y] -= 1
+        ds /= n
+        da = ds @ p["3.w"].T
+        dh = da * (h > 0)
+        grads = {"1.w": x.T @ dh, "1.b": dh.sum(axis=0), "3.w": a.T @ ds, "3.b": ds.sum(axis=0)}
+        for k in p:
+            g = grads[k] + (wd * p[k] if k.endswith(".w") or decay_bias else 0.0)
+            velocity[k] = (mu * velocity[k] if keep_velocity else 0.0) - lr * g
+            p[k] = p[k] + velocity[k]
+    return losses, p
+
+
+def _overfits(params, x, y, steps, lr, mu):
+    """True if the reference loop reaches 100 % training accuracy on (x, y)."""
+    _, final = _mlp_run(params, x, y, steps, lr, mu, 0.0)
+    hidden = np.maximum(x @ final["1.w"] + final["1.b"], 0)
+    return bool(((hidden @ final["3.w"] + final["3.b"]).argmax(axis=1) == y).all())
+
+
+def _fit_case(group, params, x, y, steps, lr, mu, wd, overfit=False):
+    losses, final = _mlp_run(params, x, y, steps, lr, mu, wd)
+    variants = [(_mlp_run(params, x, y, steps, lr, mu, wd, decay_bias=True), FIT_DECAY_BIAS),
+                (_mlp_run(params, x, y, steps, lr, mu, wd, keep_velocity=False), FIT_VELOCITY_RESET)]
+
+    def matches(got_losses, got_params, ref_losses, ref_params):
+        return (len(got_losses) == len(ref_losses) and np.allclose(got_losses, ref_losses, rtol=1e-6, atol=1e-9)
+                and all(k in got_params and _is_close(got_params[k], v, rtol=1e-6, atol=1e-9)
+                        for k, v in ref_params.items()))
+
+    def judge(got):
+        pair, trouble = _pair(got, "(losses, weights)")
+        if trouble:
+            return trouble
+        got_losses, got_params = pair
+        if not isinstance(got_losses, list) or not isinstance(got_params, dict):
+            return "fit_batch must return a list of losses"
+        if len(got_losses) != steps:
+            return f"{steps} steps must give {steps} losses"
+        try:
+            got_losses = [float(v) for v in got_losses]
+        except (TypeError, ValueError):
+            return "fit_batch must return a list of numbers"
+        if matches(got_losses, got_params, losses, final):
+            return None
+        for (ref_losses, ref_params), text in variants:
+            if matches(got_losses, got_params, ref_losses, ref_params):
+                return text
+        if np.allclose(got_losses[:-1], losses[1:], rtol=1e-6):
+            return FIT_LOSS_AFTER
+        if overfit and not np.allclose(got_losses[-1], losses[-1], rtol=1e-3):
+            return "the network does not overfit 100 points: check the update and that the new weights are stored"
+        return "the losses or the trained weights differ from forward - softmax_loss - backward - sgd_momentum_step"
+    return Case(group, "fit_tiny_mlp", (params, x, y, steps, lr, mu, wd), judge=judge)
+
+
+def _mlp_problem(g, n, d, hidden, k):
+    params = {"1.w": g.standard_normal((d, hidden)) * np.sqrt(2 / d), "1.b": g.standard_normal(hidden) * 0.1,
+              "3.w": g.standard_normal((hidden, k)) * np.sqrt(1 / hidden), "3.b": g.standard_normal(k) * 0.1}
+    return params, g.standard_normal((n, d)), g.integers(0, k, n)
+
+
+def _fit_cases(rng):
+    g = _arrays(rng)
+    randoms = "5 random training runs of a tiny network (several steps, momentum, weight decay), step by step"
+    cases = []
+    for k in range(5):
+        params, x, y = _mlp_problem(g, rng.randint(6, 20), rng.randint(3, 9), rng.randint(4, 12), rng.randint(2, 5))
+        cases.append(_fit_case(randoms, params, x, y, rng.randint(3, 8), float(g.uniform(0.05, 0.3)),
+                               float(g.uniform(0.5, 0.95)), 0.0 if k == 0 else float(g.uniform(0.01, 0.1))))
+    for _ in range(20):  # a problem the reference overfits (the first draw almost always is one)
+        params, x, y = _mlp_problem(g, 100, 10, 48, 4)
+        if _overfits(params, x, y, 300, 0.2, 0.9):
+            break
+    cases.append(_fit_case("overfitting: 100 random points, 300 steps, to 100% training accuracy", params, x, y,
+                           300, 0.2, 0.9, 0.0, overfit=True))
+    return cases
+
+
+# -- exercise 7: best_learning_rate ----------------------------------------------------------------------------------
+
+LR_NAN = "np.argmin picked a nan: ignore the runs whose loss is not finite (np.isfinite)"
+
+
+def _lr_cases(rng):
+    g = _arrays(rng)
+    group = "6 random sweeps, some with diverged runs (nan, inf)"
+    cases = []
+    for k in range(6):
+        lrs = sorted(float(v) for v in 10.0 ** g.uniform(-4, 1, rng.randint(4, 8)))
+        losses = [float(v) for v in g.uniform(0.5, 2.5, len(lrs))]
+        for j in range(len(lrs) - 1 - k % 3, len(lrs)):
+            losses[j] = (float("nan"), float("inf"))[j % 2]
+        finite = [i for i, v in enumerate(losses) if math.isfinite(v)]
+        best = lrs[min(finite, key=lambda i: losses[i])]
+        naive = lrs[int(np.argmin(losses))]
+        cases.append(Case(group, "best_learning_rate", (lrs, losses),
+                          judge=expect(best, {naive: LR_NAN} if naive != best else {},
+                                       "the rate of the lowest finite final loss")))
+    cases.append(Case("every run diverged: ValueError", "best_learning_rate",
+                      ([0.5, 1.0, 5.0], [float("nan"), float("inf"), float("nan")]),
+                      judge=expect_raises("ValueError", hint="raise ValueError when no loss is finite")))
+    return cases
+
+
+# -- exercise 8: augmentation ----------------------------------------------------------------------------------------
+
+FLIP_AXIS = "mirror left-right: reverse the LAST axis (the width), x[i, :, :, ::-1]"
+FLIP_BATCH = "decide for each image on its own (rng.random(N) < 0.5), not once for the whole batch"
+CROP_SHAPE = "cut an H x W window out of the padded image: the output keeps the input's shape"
+CROP_EDGE = "pad with zeros (np.pad's default mode), not with the edge values"
+CROP_SAME = "draw the offset (dy, dx) for each image on its own, not once for the whole batch"
+CROP_RANGE = "the offsets dy and dx each take every value in 0..2*pad"
+NOT_AT_TEST = "augmentation is for training only: with train=False return the images unchanged"
+
+
+def _windows(padded, h, w):
+    """All (dy, dx) -> window (C, h, w) of one padded image."""
+    return {(dy, dx): padded[:, dy:dy + h, dx:dx + w] for dy in range(padded.shape[1] - h + 1)
+            for dx in range(padded.shape[2] - w + 1)}
+
+
+def _crop_offsets(got, x, pad, mode="constant", flips=False):
+    """The offset of each image of got among the windows of x padded (None where none fits)."""
+    n, _, h, w = x.shape
+    offsets = []
+    for i in range(n):
+        padded = np.pad(x[i], ((0, 0), (pad, pad), (pad, pad)), mode=mode)
+        found = None
+        for offset, window in _windows(padded, h, w).items():
+            if np.array_equal(got[i], window) or (flips and np.array_equal(got[i], window[..., ::-1])):
+                found = offset
+                break
+        offsets.append(found)
+    return offsets
+
+
+def _array_like(got, x):
+    trouble = problem(got)
+    if trouble:
+        return trouble
+    if not isinstance(got, np.ndarray) or got.dtype.kind != "f":
+        return "return a float array of images"
+    return None
+
+
+def _flip_case(group, x):
+    def judge(got):
+        trouble = _array_like(got, x)
+        if trouble:
+            return trouble
+        if got.shape != x.shape:
+            return f"the output must keep the input's shape {x.shape}"
+        flipped = [np.array_equal(a, b[..., ::-1]) for a, b in zip(got, x)]
+        same = [np.array_equal(a, b) for a, b in zip(got, x)]
+        if not all(f or s for f, s in zip(flipped, same)):
+            if all(np.array_equal(a, b[:, ::-1]) or np.array_equal(a, b) for a, b in zip(got, x)):
+                return FLIP_AXIS
+            return "every image must be itself or its left-right mirror"
+        count = sum(f and not s for f, s in zip(flipped, same))
+        if count in (0, len(x)):
+            return FLIP_BATCH
+        if not 0.15 * len(x) < count < 0.85 * len(x):
+            return "flip each image with probability 1/2"
+        return None
+    return Case(group, "flip_with_seed", (x, None), judge=judge)
+
+
+def _crop_case(group, x, pad):
+    def judge(got):
+        trouble = _array_like(got, x)
+        if trouble:
+            return trouble
+        if got.shape != x.shape:
+            return CROP_SHAPE
+        offsets = _crop_offsets(got, x, pad)
+        if None in offsets:
+            if None not in _crop_offsets(got, x, pad, mode="edge"):
+                return CROP_EDGE
+            return "every image must be an H x W window of the zero-padded image"
+        if len(set(offsets)) == 1:
+            return CROP_SAME
+        values = {v for offset in offsets for v in offset}
+        if max(values) < 2 * pad:  # with 48 images, each of the 2*pad+1 values shows up unless the range is wrong
+            return CROP_RANGE
+        return None
+    return Case(group, "crop_with_seed", (x, None, pad), judge=judge)
+
+
+def _augment_case(group, x, train):
+    def judge(got):
+        trouble = _array_like(got, x)
+        if trouble:
+            return trouble
+        if not train:
+            return None if got.shape == x.shape and np.array_equal(got, x) else NOT_AT_TEST
+        if got.shape != x.shape:
+            return CROP_SHAPE
+        offsets = _crop_offsets(got, x, 4, flips=True)
+        if None in offsets:
+            return "while training, every image must be a window of the image padded by 4 (then maybe mirrored)"
+        if all(np.array_equal(a, b) for a, b in zip(got, x)):
+            return "with train=True the images must change: random_crop(pad=4) then random_flip"
+        return None
+    return Case(group, "augment_with_seed", (x, None, train), judge=judge)
+
+
+def _augment_cases(rng):
+    g = _arrays(rng)
+    cases = []
+
+    def batch(n=48):
+        return g.standard_normal((n, rng.randint(1, 3), rng.randint(4, 8), rng.randint(4, 8)))
+
+    for _ in range(3):
+        cases.append(_flip_case("random_flip: 3 random batches of 48 (non-square images)", batch()))
+    for _ in range(3):
+        cases.append(_crop_case("random_crop: 3 random batches of 48, pad 1 to 3", batch(), rng.randint(1, 3)))
+    for _ in range(2):
+        cases.append(_augment_case("augment(train=False) returns the images unchanged", batch(16), False))
+        cases.append(_augment_case("augment(train=True): crop with pad 4, then flip", batch(16), True))
+    for case in cases:  # the seed for the kernel's generator
+        case.args = (case.args[0], rng.randrange(2**31)) + case.args[2:]
+    return cases
+
+
+# -- exercise 9: evaluate --------------------------------------------------------------------------------------------
+
+EVAL_TRAIN_MODE = ("evaluate in test mode, model.forward(x, train=False): in training mode batch norm normalises "
+                   "with the batch's own statistics instead of the running ones")
+EVAL_BATCH_MEANS = ("average the loss over the images: the last batch is smaller, so weight each batch's mean loss by "
+                    "its size (the mean of the batch means is not the mean)")
+EVAL_COUNT = "the accuracy is a fraction: correct / N"
+
+
+def _tiny_bn_scores(params, x, mode="test"):
+    """Scores of Conv3x3(pad 1, no bias) - BN - ReLU - GlobalAvgPool - FC, by shifted slices."""
+    w = params["0.w"]
+    f, _, k, _ = w.shape
+    n, _, h, wd = x.shape
+    padded = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    conv = np.zeros((n, f, h, wd))
+    for p in range(k):
+        for q in range(k):
+            conv += np.einsum("nchw,fc->nfhw", padded[:, :, p:p + h, q:q + wd], w[:, :, p, q])
+    if mode == "test":
+        mean = params["1.running_mean"][None, :, None, None]
+        var = params["1.running_var"][None, :, None, None]
+    else:
+        mean = conv.mean(axis=(0, 2, 3), keepdims=True)
+        var = conv.var(axis=(0, 2, 3), keepdims=True)
+    normed = (conv - mean) / np.sqrt(var + 1e-5)
+    out = params["1.gamma"][None, :, None, None] * normed + params["1.beta"][None, :, None, None]
+    pooled = np.maximum(out, 0).mean(axis=(2, 3))
+    return pooled @ params["4.w"] + params["4.b"]
+
+
+def _losses(scores, y):
+    return np.logaddexp.reduce(scores, axis=1) - scores[np.arange(len(y)), y]
+
+
+def _evaluate_case(group, params, x, y, batch_size):
+    scores = _tiny_bn_scores(params, x)
+    loss, acc = float(_losses(scores, y).mean()), float((scores.argmax(axis=1) == y).mean())
+    batches = range(0, len(x), batch_size)
+    train_scores = np.concatenate([_tiny_bn_scores(params, x[i:i + batch_size], "train") for i in batches])
+    batch_means = float(np.mean([_losses(scores[i:i + batch_size], y[i:i + batch_size]).mean() for i in batches]))
+
+    def judge(got):
+        pair, trouble = _pair(got, "(loss, accuracy)")
+        if trouble:
+            return trouble
+        if any(type(v) not in (float, int) for v in pair):
+            return "evaluate must return two numbers"
+        got_loss, got_acc = pair
+        loss_ok = math.isclose(got_loss, loss, rel_tol=1e-5)
+        if loss_ok and math.isclose(got_acc, acc, abs_tol=1e-9):
+            return None
+        if math.isclose(got_loss, float(_losses(train_scores, y).mean()), rel_tol=1e-5):
+            return EVAL_TRAIN_MODE
+        if math.isclose(got_loss, batch_means, rel_tol=1e-5):
+            return EVAL_BATCH_MEANS
+        if loss_ok and math.isclose(got_acc, acc * len(x), abs_tol=1e-9):
+            return EVAL_COUNT
+        return "wrong loss or accuracy: the mean softmax loss over the images and the fraction classified right"
+    return Case(group, "evaluate_tiny_bn_net", (params, x, y, batch_size), judge=judge)
+
+
+def _evaluate_cases(rng):
+    g = _arrays(rng)
+    group = ("5 random conv-BN nets with running statistics, test sets of 7 to 23 images, batch sizes that do not "
+             "divide them")
+    cases = []
+    for _ in range(5):
+        c, f, k = rng.randint(1, 3), rng.randint(2, 5), rng.randint(3, 6)
+        n = rng.randint(7, 23)
+        batch_size = rng.choice([b for b in range(2, n) if n % b])
+        params = {"0.w": g.standard_normal((f, c, 3, 3)), "1.gamma": g.uniform(0.5, 2, f),
+                  "1.beta": g.standard_normal(f) * 0.5,
+                  # float32 values: the layer keeps its running statistics in float32
+                  "1.running_mean": g.standard_normal(f).astype(np.float32).astype(np.float64) * 2,
+                  "1.running_var": g.uniform(0.2, 4, f).astype(np.float32).astype(np.float64),
+                  "4.w": g.standard_normal((f, k)) * 2, "4.b": g.standard_normal(k) * 0.1}
+        x = g.standard_normal((n, c, rng.randint(3, 6), rng.randint(3, 6)))
+        cases.append(_evaluate_case(group, params, x, g.integers(0, k, n), batch_size))
+    return cases
+
+
+# -- exercise 10: confusion_matrix, per_class_accuracy, most_confident_mistakes --------------------------------------
+
+CM_TRANSPOSED = "rows are the TRUE classes, columns the predicted ones: cm[y_true, y_pred] += 1"
+PER_CLASS_COLUMNS = "divide the diagonal by the ROW sums (the images of each class), not the column sums"
+CONFIDENT_ALL = "only wrongly classified images count (predicted class != true class)"
+CONFIDENT_ORDER = "most confident first: sort by decreasing probability of the predicted class"
+CONFIDENT_TRUE = "rank by the probability of the PREDICTED class (the network's confidence), not of the true class"
+
+
+def _confusion_case(group, y_true, y_pred, k):
+    cm = np.zeros((k, k), dtype=np.int64)
+    for t, p in zip(y_true.tolist(), y_pred.tolist()):
+        cm[t, p] += 1
+    return Case(group, "confusion_matrix", (y_true, y_pred, k), judge=expect_array(
+        cm, [(cm.T.copy(), CM_TRANSPOSED)], "wrong counts: cm[t, p] counts the images of class t predicted as p",
+        [((k,), "return the whole k x k table")]))
+
+
+def _per_class_case(group, cm):
+    rows = cm.sum(axis=1)
+    exact = np.array([cm[i, i] / rows[i] if rows[i] else np.nan for i in range(len(cm))])
+    cols = cm.sum(axis=0)
+    by_columns = np.array([cm[i, i] / cols[i] if cols[i] else np.nan for i in range(len(cm))])
+
+    def judge(got):
+        trouble = problem(got)
+        if trouble:
+            return trouble
+        if not isinstance(got, np.ndarray) or got.dtype.kind not in "fiu" or got.shape != exact.shape:
+            return f"return a float array of shape ({len(cm)},)"
+        if np.allclose(got, exact, equal_nan=True):
+            return None
+        if np.allclose(got, by_columns, equal_nan=True):
+            return PER_CLASS_COLUMNS
+        if np.allclose(got[rows > 0], exact[rows > 0]):
+            return "a class without images has no accuracy: return nan there"
+        return "wrong values: cm[t, t] / (number of images of class t)"
+    return Case(group, "per_class_accuracy", (cm,), judge=judge)
+
+
+def _confident_case(group, probs, y, k):
+    predicted = probs.argmax(axis=1)
+    top = probs[np.arange(len(y)), predicted]
+    wrong = [i for i in range(len(y)) if predicted[i] != y[i]]
+    exact = np.array(sorted(wrong, key=lambda i: -top[i])[:k], dtype=np.int64)
+    mistakes = [(np.array(sorted(range(len(y)), key=lambda i: -top[i])[:k]), CONFIDENT_ALL),
+                (np.array(sorted(wrong, key=lambda i: top[i])[:k]), CONFIDENT_ORDER),
+                (np.array(sorted(wrong, key=lambda i: -probs[i, y[i]])[:k]), CONFIDENT_TRUE)]
+    return Case(group, "most_confident_mistakes", (probs, y, k), judge=expect_array(
+        exact, [(m, t) for m, t in mistakes if len(m) == len(exact)],
+        "the indices of the misclassified images, by decreasing probability of their predicted class",
+        [((len(wrong),), "return at most k indices")] if len(wrong) > k else []))
+
+
+def _analysis_cases(rng):
+    g = _arrays(rng)
+    cm_group = "confusion_matrix: 4 random label sets (k from 3 to 10); labels outside 0..k-1 raise ValueError"
+    cases = []
+    for _ in range(4):
+        k, n = rng.randint(3, 10), rng.randint(10, 60)
+        cases.append(_confusion_case(cm_group, g.integers(0, k, n), g.integers(0, k, n), k))
+    for y_true, y_pred in (([0, 3], [0, 1]), ([0, 1], [-1, 1])):
+        cases.append(Case(cm_group, "confusion_matrix", (np.array(y_true), np.array(y_pred), 3),
+                          judge=expect_raises("ValueError", hint="labels must be in 0..k-1")))
+    pc_group = "per_class_accuracy: 4 random confusion matrices (one with a class that has no images)"
+    for j in range(4):
+        k = rng.randint(3, 10)
+        cm = g.integers(0, 20, (k, k))
+        if j == 0:
+            cm[rng.randrange(k)] = 0
+        cases.append(_per_class_case(pc_group, cm))
+    mc_group = "most_confident_mistakes: 4 random sets of predictions"
+    for _ in range(4):
+        n, k = rng.randint(12, 40), rng.randint(3, 10)
+        logits = g.standard_normal((n, k)) * 2
+        probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+        cases.append(_confident_case(mc_group, probs, g.integers(0, k, n), rng.randint(2, 6)))
+    return cases
+
+
+# -- exercise 11: the LeNet-5 checkpoint -----------------------------------------------------------------------------
+
+def _lenet_shapes():
+    from helpers.models import lenet5
+    return {**{k: v.shape for k, v in lenet5().state_dict().items()}, "mean": (3,), "std": (3,)}
+
+
+def _npy_header(archive, member):
+    """(shape, dtype) from the .npy header of ``member`` of an open zip, without reading its data (a header
+    may promise any size: nothing is allocated before the shape has been checked); ValueError if unreadable."""
+    with archive.open(member) as f:
+        version = npy_format.read_magic(f)
+        if version == (1, 0):
+            shape, _, dtype = npy_format.read_array_header_1_0(f)
+        elif version == (2, 0):
+            shape, _, dtype = npy_format.read_array_header_2_0(f)
+        else:
+            raise ValueError(f"unsupported .npy version {version}")
+    return shape, dtype
+
+
+def load_checkpoint(path):
+    """The arrays of a LeNet-5 checkpoint as float64, read strictly; ValueError saying what is wrong.
+
+    Only a regular file (no link) of at most 4 MiB is read; it must be an .npz holding exactly LeNet-5's weights
+    ("0.w" ... "11.b") and "mean", "std" (3,): float32 or float64 arrays of those shapes (checked in each .npy
+    header before any data is read), finite, std > 0. Nothing is unpickled.
+    """
+    path = Path(path)
+    if path.is_symlink() or not path.is_file():
+        raise ValueError(f"no {CHECKPOINT} was handed in with the notebook: train LeNet-5 (QUICK = False), save it "
+                         f"with the notebook's last cells and hand in {CHECKPOINT}")
+    if path.stat().st_size > MAX_CHECKPOINT_BYTES:
+        raise ValueError(f"{CHECKPOINT} is larger than LeNet-5's weights can be")
+    shapes = _lenet_shapes()
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = {info.filename.removesuffix(".npy"): info.filename for info in archive.infolist()}
+            headers = {key: _npy_header(archive, names[key]) for key in shapes if key in names}
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, KeyError) as exc:
+        raise ValueError(f"{CHECKPOINT} is not a NumPy .npz file of arrays ({type(exc).__name__})") from None
+    missing, extra = sorted(set(shapes) - set(names)), sorted(set(names) - set(shapes))
+    if missing or extra:
+        raise ValueError(f"{CHECKPOINT} must hold exactly LeNet-5's weights, mean and std (save_checkpoint); "
+                         + "; ".join(f"{what}: {', '.join(keys)}" for what, keys in
+                                     (("missing", missing), ("unexpected", extra)) if keys))
+    for key, shape in shapes.items():
+        found, dtype = headers[key]
+        if tuple(found) != tuple(shape) or dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+            raise ValueError(f"{CHECKPOINT}: {key} must be a float32 or float64 array of shape {shape}; it is "
+                             f"{dtype} {found}")
+    try:
+        with np.load(path, allow_pickle=False) as saved:
+            arrays = {key: saved[key] for key in shapes}
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        raise ValueError(f"{CHECKPOINT} could not be read ({type(exc).__name__})") from None
+    for key, a in arrays.items():
+        if type(a) is not np.ndarray or a.shape != shapes[key] or a.dtype.kind != "f":
+            raise ValueError(f"{CHECKPOINT}: {key} is not a float array of shape {shapes[key]}")
+        if not np.all(np.isfinite(a)):
+            raise ValueError(f"{CHECKPOINT}: {key} holds nan or inf (did the training diverge?)")
+    if not np.all(arrays["std"] > 0):
+        raise ValueError(f"{CHECKPOINT}: std must be positive")
+    return {k: v.astype(np.float64) for k, v in arrays.items()}
+
+
+def checkpoint_accuracy(arrays):
+    """Accuracy of the LeNet-5 ``arrays`` (from ``load_checkpoint``) on the grader's 1,000 test images."""
+    from helpers.backend import to_device
+    from helpers.models import lenet5
+    from helpers.train import predict
+    with np.load(TEST_IMAGES, allow_pickle=False) as saved:
+        x, y = saved["x"], saved["y"]
+    model = lenet5()
+    for name, layer in model.named_layers():
+        for key in layer.params:
+            layer.params[key] = to_device(arrays[f"{name}.{key}"], dtype=np.float32)
+    mean, std = arrays["mean"][:, None, None], arrays["std"][:, None, None]
+    scores = predict(model, ((x / 255 - mean) / std).astype(np.float32))
+    return float((scores.argmax(axis=1) == y).mean())
+
+
+def _checkpoint_cases(submission):
+    """Two groups judged from the submission's lenet5.npz, read once here. The kernel's call only shows that
+    build_lenet5 exists and is LeNet-5 (the layout the checkpoint is read with)."""
+    memo = {}
+    entries = {k: list(v) for k, v in _lenet_shapes().items() if k not in ("mean", "std")}
+
+    def verdict():
+        if not memo:
+            try:
+                if not submission:
+                    raise ValueError(f"no {CHECKPOINT} was handed in with the notebook")
+                arrays = load_checkpoint(Path(submission) / CHECKPOINT)
+                memo["read"], memo["accuracy"] = None, checkpoint_accuracy(arrays)
+            except ValueError as exc:
+                memo["read"], memo["accuracy"] = str(exc), None
+        return memo
+
+    def model_problem(got):
+        trouble = problem(got)
+        if trouble:
+            return f"build_lenet5: {trouble}"
+        if got != entries:
+            return ("build_lenet5() does not build LeNet-5 as in the table of section 2, so no checkpoint of it can "
+                    "be read")
+        return None
+
+    def readable(got):
+        return model_problem(got) or verdict()["read"]
+
+    def accurate(got):
+        trouble = model_problem(got)
+        if trouble:
+            return trouble
+        result = verdict()
+        if result["read"]:
+            return f"{CHECKPOINT} could not be read, so it could not be tested"
+        if result["accuracy"] < PASS_ACCURACY:
+            return (f"your LeNet-5 classifies {result['accuracy']:.1%} of the grader's 1,000 test images right; "
+                    f"{PASS_ACCURACY:.0%} are needed: train longer (QUICK = False), and save the mean and std you "
+                    f"normalised with")
+        return None
+    return [Case(f"{CHECKPOINT} holds LeNet-5's weights and the normalisation mean and std", "lenet5_entries",
+                 judge=readable),
+            Case(f"{CHECKPOINT} classifies at least {PASS_ACCURACY:.0%} of the grader's 1,000 CIFAR-10 test images",
+                 "lenet5_entries", judge=accurate)]
+
+
+def cases(rng, submission=None):
+    """{grade_id: [Case, ...]} for every graded test cell of the notebook; ``rng`` is a ``random.Random``;
+    ``submission`` the folder handed in (where ``lenet5.npz`` is read from; None: no checkpoint)."""
+    return {
+        "test_channel_stats": _stats_cases(rng),
+        "test_models": _model_cases(rng),
+        "test_softmax_loss": _loss_cases(rng),
+        "test_initial_loss": _initial_loss_cases(rng),
+        "test_gradient_check": _gradient_check_cases(rng),
+        "test_sgd_momentum_step": _sgd_cases(rng),
+        "test_fit_batch": _fit_cases(rng),
+        "test_lr_sweep": _lr_cases(rng),
+        "test_augment": _augment_cases(rng),
+        "test_evaluate": _evaluate_cases(rng),
+        "test_analysis": _analysis_cases(rng),
+        "test_checkpoint": _checkpoint_cases(submission),
+    }

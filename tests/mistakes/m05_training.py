@@ -1,0 +1,105 @@
+"""Typical student mistakes for assignment 05; each must score below full marks with its message.
+
+Each ``code`` replaces the whole solution cell ``cell`` (so it keeps the correct version's checks and makes one
+mistake only); ``test_cell`` must then give less than its points and print a ``[FAIL]`` line containing
+``message``. The correct cells are read from the solution notebook; ``_wrong`` makes one mistake in a copy of one
+(and fails at import if the text to change is not there, so the corpus cannot drift from the solution).
+
+Not here: "forgetting to reset the gradients". The course's layers overwrite ``layer.grads`` in every backward
+pass, so there is no gradient buffer to reset; the nearest real mistake, a velocity that does not survive from one
+step to the next, is ``fit_batch_velocity_reset_every_step``.
+"""
+from pathlib import Path
+
+import nbformat
+
+ASSIGNMENT = "05_training"
+NOTEBOOK = "training"
+_SOURCE = Path(__file__).resolve().parents[2] / "solutions" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
+_CELLS = {c.metadata["nbgrader"]["grade_id"]: c.source for c in nbformat.read(_SOURCE, as_version=4).cells
+          if c.metadata.get("nbgrader", {}).get("solution")}
+
+
+def _wrong(cell, *changes):
+    """The solution cell ``cell`` without nbgrader's markers, each (old, new) text replaced once."""
+    code = "\n".join(line for line in _CELLS[cell].splitlines()
+                     if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION"))
+    for old, new in changes:
+        assert code.count(old) == 1, f"the corpus no longer matches the solution: {old!r}"
+        code = code.replace(old, new)
+    return code
+
+
+def _mistake(id, cell, test_cell, message, *changes):
+    return {"id": id, "cell": cell, "code": _wrong(cell, *changes), "test_cell": test_cell, "message": message}
+
+
+MISTAKES = [
+    # -- exercise 1: channel_stats -----------------------------------------------------------------------------------
+    _mistake("channel_stats_not_divided_by_255", "channel_stats", "test_channel_stats", "divide by 255",
+             ("x = images.astype(np.float64) / 255", "x = images.astype(np.float64)")),
+    _mistake("channel_stats_mean_of_per_image_std", "channel_stats", "test_channel_stats",
+             "not the mean of per-image stds",
+             ("x.std(axis=(0, 2, 3))", "x.std(axis=(2, 3)).mean(axis=0)")),
+    # -- exercise 2: the models --------------------------------------------------------------------------------------
+    _mistake("vgg_conv_with_bias_before_batchnorm", "build_models", "test_models", "has no bias: bias=False",
+             ("Conv2d(in_ch, width, 3, pad=1, bias=False, rng=rng)", "Conv2d(in_ch, width, 3, pad=1, rng=rng)")),
+    _mistake("resnet_blocks_without_stride", "build_models", "test_models", "has stride 2",
+             ("BasicBlock(w1, w2, 2, rng=rng), BasicBlock(w2, w3, 2, rng=rng)",
+              "BasicBlock(w1, w2, 1, rng=rng), BasicBlock(w2, w3, 1, rng=rng)")),
+    _mistake("lenet_classifier_initialised_large", "build_models", "test_initial_loss", "small std (std=0.01)",
+             ("Linear(84, 10, std=0.01, rng=rng)", "Linear(84, 10, rng=rng)")),
+    # -- exercise 3: softmax_loss ------------------------------------------------------------------------------------
+    _mistake("loss_summed_not_averaged", "softmax_loss", "test_softmax_loss", "average over the batch",
+             ("loss = -log_probs[np.arange(n), y].mean()", "loss = -log_probs[np.arange(n), y].sum()"),
+             ("return float(loss), dscores / n", "return float(loss), dscores")),
+    _mistake("softmax_without_max_shift", "softmax_loss", "test_softmax_loss", "Subtract each row's maximum",
+             ("shifted = scores - scores.max(axis=1, keepdims=True)", "shifted = scores")),
+    _mistake("loss_gradient_not_divided_by_n", "softmax_loss", "test_softmax_loss", "divide by N",
+             ("return float(loss), dscores / n", "return float(loss), dscores")),
+    # -- exercise 4: the gradient check ------------------------------------------------------------------------------
+    _mistake("numerical_gradient_one_sided", "gradient_check", "test_gradient_check", "use the centred difference",
+             ("x[i] = old - h", "x[i] = old"),
+             ("grad[i] = (plus - minus) / (2 * h)", "grad[i] = (plus - minus) / h")),
+    _mistake("numerical_gradient_entry_not_restored", "gradient_check", "test_gradient_check",
+             "put every entry back",
+             ("        x[i] = old\n        grad[i]", "        grad[i]")),
+    # -- exercise 5: sgd_momentum_step -------------------------------------------------------------------------------
+    _mistake("momentum_applied_to_the_weights", "sgd_momentum_step", "test_sgd_momentum_step",
+             "momentum multiplies the velocity, not the weights",
+             ("return w + v, v", "return momentum * w + v, v")),
+    _mistake("weight_decay_with_the_wrong_sign", "sgd_momentum_step", "test_sgd_momentum_step",
+             "weight decay ADDS lambda * w",
+             ("(dw + weight_decay * w)\n", "(dw - weight_decay * w)\n")),
+    # -- exercise 6: fit_batch ---------------------------------------------------------------------------------------
+    _mistake("fit_batch_weight_decay_on_biases", "fit_batch", "test_fit_batch", "for the weights (key 'w') only",
+             ('decay = weight_decay if key == "w" else 0.0', "decay = weight_decay")),
+    _mistake("fit_batch_velocity_reset_every_step", "fit_batch", "test_fit_batch", "keep each parameter's velocity",
+             ("v = velocity.get(name, np.zeros_like(layer.params[key]))", "v = np.zeros_like(layer.params[key])")),
+    # -- exercise 7: best_learning_rate ------------------------------------------------------------------------------
+    _mistake("best_lr_argmin_over_nan", "best_learning_rate", "test_lr_sweep", "np.argmin picked a nan",
+             ("finite = np.flatnonzero(np.isfinite(losses))", "finite = np.arange(len(losses))")),
+    # -- exercise 8: augmentation ------------------------------------------------------------------------------------
+    _mistake("augmentation_applied_at_test_time", "augment", "test_augment", "augmentation is for training only",
+             ("    if not train:\n        return x\n", "")),
+    _mistake("flip_decided_once_for_the_batch", "augment", "test_augment", "decide for each image on its own",
+             ("flip = rng.random(len(x)) < 0.5", "flip = np.full(len(x), rng.random() < 0.5)")),
+    _mistake("crop_offset_drawn_once_for_the_batch", "augment", "test_augment",
+             "draw the offset (dy, dx) for each image",
+             ("    for i in range(n):\n        dy, dx = rng.integers(0, 2 * pad + 1, size=2)\n",
+              "    dy, dx = rng.integers(0, 2 * pad + 1, size=2)\n    for i in range(n):\n")),
+    # -- exercise 9: evaluate ----------------------------------------------------------------------------------------
+    _mistake("evaluate_in_train_mode", "evaluate", "test_evaluate", "evaluate in test mode",
+             ("model.forward(backend.to_device(xb), train=False)", "model.forward(backend.to_device(xb))")),
+    _mistake("evaluate_mean_of_batch_means", "evaluate", "test_evaluate", "average the loss over the images",
+             ("total += softmax_loss(scores, yb)[0] * len(xb)", "total += softmax_loss(scores, yb)[0]"),
+             ("return total / len(x), correct / len(x)", "return total / -(-len(x) // batch_size), correct / len(x)")),
+    # -- exercise 10: the analysis -----------------------------------------------------------------------------------
+    _mistake("confusion_matrix_transposed", "analysis", "test_analysis", "rows are the TRUE classes",
+             ("np.add.at(cm, (y_true, y_pred), 1)", "np.add.at(cm, (y_pred, y_true), 1)")),
+    _mistake("per_class_accuracy_over_columns", "analysis", "test_analysis", "not the column sums",
+             ("totals = cm.sum(axis=1)", "totals = cm.sum(axis=0)")),
+    _mistake("confident_mistakes_include_right_answers", "analysis", "test_analysis",
+             "only wrongly classified images count",
+             ("wrong = np.flatnonzero(predicted != np.asarray(y))", "wrong = np.arange(len(predicted))")),
+]
