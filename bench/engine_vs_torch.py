@@ -15,9 +15,7 @@ import json
 import math
 import os
 import platform
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +27,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from helpers import kernels as K, models, optim  # noqa: E402
+from timing import median_time  # noqa: E402
 from torch_twins import torch_twin  # noqa: E402
 
 # (name, C, H, F, k, stride, pad): the convolutions of LeNet-5, the mini VGG and ResNet-20
@@ -40,15 +39,6 @@ CONVS = [("LeNet conv1 3>6 5x5 @32", 3, 32, 6, 5, 1, 0), ("LeNet conv2 6>16 5x5 
          ("ResNet 64>64 3x3 @8", 64, 8, 64, 3, 1, 1), ("ResNet 16>32 3x3 stride 2 @32", 16, 32, 32, 3, 2, 1),
          ("ResNet 16>32 1x1 stride 2 @32 (projection)", 16, 32, 32, 1, 2, 0)]
 
-
-def median_time(fn, repeat):
-    fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def peak_gflops(repeat):

@@ -12,9 +12,7 @@
 """
 import argparse
 import json
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +23,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 import cupy as cp  # noqa: E402
 
 from helpers import backend, kernels as K, models, optim, train  # noqa: E402
+from timing import median_time  # noqa: E402
 
 assert backend.DEVICE == "gpu", "run with CONVNETS_DEVICE=gpu on a machine with CuPy and a CUDA GPU"
 
@@ -117,15 +116,6 @@ def torch_images_per_second(model, x, y, repeat):
         torch.cuda.synchronize()
     return {"torch_cuda_images_per_s": len(x) / median_time(step, repeat)}
 
-
-def median_time(fn, repeat):
-    fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main():
