@@ -189,7 +189,8 @@ class BatchNorm(Layer):
         bn_param = {"mode": "train" if train else "test", "eps": self.eps, "momentum": self.momentum,
                     **self.buffers}
         out, self._cache = self._forward(x, self.params["gamma"], self.params["beta"], bn_param)
-        self.buffers = {k: bn_param[k].astype(np.float32, copy=False) for k in ("running_mean", "running_var")}
+        dtype = self.params["gamma"].dtype  # float32 normally; float64 after a switch for gradient checks
+        self.buffers = {k: bn_param[k].astype(dtype, copy=False) for k in ("running_mean", "running_var")}
         return out
 
     def backward(self, dout):
