@@ -34,9 +34,6 @@ class SGD:
             self.velocity[name] = v
             w += v.astype(w.dtype, copy=False)
 
-    def zero_velocity(self):
-        self.velocity = {}
-
 
 def constant_schedule(base_lr):
     return lambda step: base_lr
