@@ -3,23 +3,28 @@ import argparse
 import os
 import sys
 
-from .course import CELL_TIMEOUT, NOTEBOOKS
+from .course import CELL_TIMEOUT, HELPERS, NOTEBOOKS
 from .grade import SUBMISSION_TIMEOUT, format_table, grade, summarize
+from .outcomes import UNSANDBOXED
 from .release import GraderError, release
-from .sandbox import SandboxError, check_available
+from .sandbox import Limits, SandboxError, check_available
 from .selftest import selftest
 
 
 def _sandbox_ok(args):
     if args.no_sandbox:
-        print("warning: --no-sandbox: student code can read the hidden tests and the gradebook", file=sys.stderr)
+        print(f"warning: --no-sandbox: {UNSANDBOXED}", file=sys.stderr)
         return False
     try:
-        check_available()
+        check_available(HELPERS)
     except SandboxError as exc:
-        raise GraderError(f"student kernels cannot be sandboxed on this machine ({exc}). Grade on Linux as root "
-                          "or with unprivileged user namespaces, or pass --no-sandbox on a machine you trust.")
+        raise GraderError(f"student kernels cannot be sealed on this machine: {exc}. Or pass --no-sandbox to grade "
+                          "work you trust without a sandbox.")
     return True
+
+
+def _limits(args):
+    return Limits(args.max_processes, args.memory_mb, args.cpu_seconds, args.disk_mb)
 
 
 def main(argv=None):
@@ -40,6 +45,15 @@ def main(argv=None):
                            help="seconds per submission")
         p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel workers (default: cores)")
         p.add_argument("--no-sandbox", action="store_true", help="run kernels unsandboxed (trusted code only)")
+        defaults = Limits()
+        p.add_argument("--max-processes", type=int, default=defaults.processes,
+                       help="processes and threads of one kernel (default %(default)s)")
+        p.add_argument("--memory-mb", type=int, default=defaults.memory_mb,
+                       help="memory (address space) of each kernel process, MiB (default %(default)s)")
+        p.add_argument("--cpu-seconds", type=int, default=defaults.cpu_seconds,
+                       help="CPU time of each kernel process, s (default %(default)s)")
+        p.add_argument("--disk-mb", type=int, default=defaults.disk_mb,
+                       help="files one submission may write in all, MiB (default %(default)s)")
 
     args = parser.parse_args(argv)
     try:
@@ -51,12 +65,14 @@ def main(argv=None):
         if args.command == "grade":
             out = args.out or os.path.join(os.path.dirname(os.path.abspath(args.dir)), "grades")
             rows = grade(args.dir, out=out, jobs=args.jobs, cell_timeout=args.cell_timeout,
-                         submission_timeout=args.submission_timeout, sandbox=sandbox)
+                         submission_timeout=args.submission_timeout, sandbox=sandbox, limits=_limits(args))
             print(format_table(summarize(rows)))
+            if not sandbox:
+                print(f"\nNOT SANDBOXED (--no-sandbox): {UNSANDBOXED}")
             print(f"\n{len(rows)} graded cells -> {os.path.join(out, 'grades.csv')}; "
                   f"feedback in {os.path.join(out, 'feedback')}")
             return 0
-        ok, summary = selftest(jobs=args.jobs, sandbox=sandbox)
+        ok, summary = selftest(jobs=args.jobs, sandbox=sandbox, limits=_limits(args))
         print(format_table(summary))
         print("\nselftest " + ("passed: solutions 100%, release 0" if ok else
                                "FAILED: solutions must score 100% and the release 0, with status ok"))

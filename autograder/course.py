@@ -9,19 +9,21 @@ from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Clea
 from nbconvert.preprocessors import ClearMetadataPreprocessor
 from traitlets.config import Config
 
-from .restore import RestoreMissingCells
 from .kernel import SandboxedExecute
 from .limits import LimitOutputSize
+from .restore import RestoreMissingCells
+from .sandbox import Limits
 
 COURSE_ID = "convnets"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = REPO_ROOT / "solutions"
+HELPERS = REPO_ROOT / "helpers"
 NOTEBOOKS = REPO_ROOT / "notebooks"
 ASSIGNMENT_NAME = re.compile(r"^\d\d_[a-z0-9_]+$")
 
-# Limits for one submission. A cell that runs longer than CELL_TIMEOUT seconds is interrupted and scores 0.
+# Limits for one submission. A cell that runs longer than CELL_TIMEOUT seconds is interrupted and scores 0; the
+# kernel's own limits (processes, memory, CPU time, disk) are autograder.sandbox.Limits.
 CELL_TIMEOUT = 60
-KERNEL_MEMORY_MB = 4096
 OUTPUT_LINES = 200
 
 # nbgrader runs the `alembic` command of its environment: make sure that environment's bin/ is on PATH,
@@ -38,16 +40,15 @@ def assignments(solutions=SOLUTIONS):
     return sorted(p.name for p in Path(solutions).iterdir() if p.is_dir() and ASSIGNMENT_NAME.match(p.name))
 
 
-def nbgrader_config(sandbox_hide=(), sandbox_keep=(), cell_timeout=CELL_TIMEOUT, memory_mb=KERNEL_MEMORY_MB,
-                    sandbox=True):
+def nbgrader_config(cell_timeout=CELL_TIMEOUT, sandbox=True, helpers_source=None, limits=Limits(), mpl_cache=None):
     """The traitlets Config for NbGraderAPI.
 
     Args:
-        sandbox_hide: paths the student's kernel must not see (gradebook, sources, other submissions).
-        sandbox_keep: paths inside those that stay visible (the folder the notebook runs in).
         cell_timeout: seconds a cell may run before it is interrupted (and scores 0).
-        memory_mb: address-space limit of the kernel.
-        sandbox: run kernels in ``autograder.sandbox`` (False only where Linux namespaces are not available).
+        sandbox: seal kernels with ``autograder.sandbox`` (False: ``--no-sandbox``, trusted work only).
+        helpers_source: what the kernel sees as ``helpers/`` (``autograder.guard.prepare_helpers``).
+        limits: the kernel's ``autograder.sandbox.Limits``.
+        mpl_cache: matplotlib's font cache file, lent read-only to the kernel.
     """
     c = Config()
     c.CourseDirectory.course_id = COURSE_ID
@@ -67,7 +68,11 @@ def nbgrader_config(sandbox_hide=(), sandbox_keep=(), cell_timeout=CELL_TIMEOUT,
                                            ClearMetadataPreprocessor, LimitOutputSize, SaveAutoGrades,
                                            AssignLatePenalties, CheckCellMetadata]
     if sandbox:
-        c.SandboxKernelManager.hide = [os.fspath(p) for p in sandbox_hide]
-        c.SandboxKernelManager.keep = [os.fspath(p) for p in sandbox_keep]
-        c.SandboxKernelManager.mem_mb = memory_mb
+        c.SandboxKernelManager.helpers_dir = os.fspath(HELPERS)
+        c.SandboxKernelManager.helpers_source = os.fspath(helpers_source or HELPERS)
+        c.SandboxKernelManager.processes = limits.processes
+        c.SandboxKernelManager.memory_mb = limits.memory_mb
+        c.SandboxKernelManager.cpu_seconds = limits.cpu_seconds
+        c.SandboxKernelManager.disk_mb = limits.disk_mb
+        c.SandboxKernelManager.mpl_cache = os.fspath(mpl_cache or "")
     return c

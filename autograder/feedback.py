@@ -94,14 +94,16 @@ def _redact(output, secrets):
             output["data"][key] = clean(value)
 
 
-def failure_page(student, assignment, notebook, rows):
-    """A small HTML feedback page for a notebook that could not be graded: why, and the cells' points."""
+def failure_page(student, assignment, notebook, rows, note=None):
+    """A small HTML feedback page for a notebook that could not be graded: why, and the cells' points (and
+    ``note``, e.g. that it was graded without the sandbox)."""
     reason = rows[0]["reason"] if rows else "it could not be graded"
     cells = "".join(f"<tr><td>{html.escape(r['cell'])}</td><td>{r['points']:g} / {r['max_points']:g}</td>"
                     f"<td>{html.escape(r['status'])}</td></tr>" for r in rows)
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(notebook)}</title></head><body>"
             f"<h1>{html.escape(assignment)} / {html.escape(notebook)}.ipynb ({html.escape(student)})</h1>"
             f"<p><b>This notebook could not be graded:</b> {html.escape(reason)}</p>"
+            + (f"<p><b>Note:</b> {html.escape(note)}.</p>" if note else "") +
             f"<p>Check that the file opens in JupyterLab and runs top to bottom (Kernel &gt; Restart and Run All), "
             f"then hand it in again or ask your instructor.</p>"
             f"<table><tr><th>test cell</th><th>points</th><th>status</th></tr>{cells}</table></body></html>")

@@ -18,15 +18,18 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import astuple
 from pathlib import Path
 
 from nbgrader.api import Gradebook
 from tqdm import tqdm
 
 from . import references
-from .course import CELL_TIMEOUT, REPO_ROOT, SOLUTIONS, assignments
+from .course import CELL_TIMEOUT, HELPERS, SOLUTIONS, assignments
+from .guard import prepare_helpers
 from .outcomes import FIELDS, error_rows, last_error
 from .release import GraderError, generate_assignment
+from .sandbox import Limits
 from .worker import DONE, write_failure_pages
 
 SUBMISSION_TIMEOUT = 900  # seconds for a whole submission, kernel start and feedback included
@@ -74,7 +77,7 @@ def find_submissions(submissions, known, skip=()):
 
 
 def grade(submissions, out=None, jobs=None, cell_timeout=CELL_TIMEOUT, submission_timeout=SUBMISSION_TIMEOUT,
-          sandbox=True, solutions=SOLUTIONS, progress=True):
+          sandbox=True, solutions=SOLUTIONS, progress=True, limits=Limits()):
     """Grades every submission under ``submissions``; writes grades.csv and feedback; returns the rows."""
     submissions = Path(submissions).resolve()
     if not submissions.is_dir():
@@ -89,10 +92,11 @@ def grade(submissions, out=None, jobs=None, cell_timeout=CELL_TIMEOUT, submissio
         templates = {}
         for assignment in sorted({a for _, a, _ in found}):
             templates[assignment] = (work / "templates" / assignment,
-                                     prepare_template(assignment, work / "templates" / assignment, solutions))
-        hide = [work, Path(solutions).resolve(), REPO_ROOT / "autograder", REPO_ROOT / ".git", submissions, out]
-        specs = [make_job(i, student, assignment, folder, templates[assignment], work, out, hide,
-                          cell_timeout, sandbox)
+                                     prepare_template(assignment, work / "templates" / assignment, solutions),
+                                     prepare_helpers(HELPERS, assignment, work / "helpers" / assignment / "helpers"))
+        settings = {"cell_timeout": cell_timeout, "sandbox": sandbox, "limits": list(astuple(limits)),
+                    "mpl_cache": _matplotlib_cache()}
+        specs = [make_job(i, student, assignment, folder, templates[assignment], work, out, settings)
                  for i, (student, assignment, folder) in enumerate(found)]
         rows = run_jobs(specs, jobs or os.cpu_count() or 1, submission_timeout, progress, work)
     finally:
@@ -101,15 +105,23 @@ def grade(submissions, out=None, jobs=None, cell_timeout=CELL_TIMEOUT, submissio
     return rows
 
 
-def make_job(index, student, assignment, folder, template, work, out, hide, cell_timeout, sandbox):
+def _matplotlib_cache():
+    """matplotlib's font cache file of the grader's own environment, if it has one (lent to every kernel)."""
+    import matplotlib.font_manager  # noqa: F401 - builds the cache if missing
+    from matplotlib import get_cachedir
+    found = sorted(Path(get_cachedir()).glob("fontlist-*.json"))
+    return os.fspath(found[-1]) if found else None
+
+
+def make_job(index, student, assignment, folder, template, work, out, settings):
     """Writes ``work/jobs/<index>/job.json`` for one submission and returns its path and the job."""
     job_dir = work / "jobs" / str(index)
     job_dir.mkdir(parents=True)
-    template_dir, grade_cells = template
+    template_dir, grade_cells, helpers_source = template
     job = {"student": student, "assignment": assignment, "submission": os.fspath(folder),
            "template": os.fspath(template_dir), "course": os.fspath(job_dir / "course"),
            "feedback": os.fspath(out / "feedback" / student / assignment), "grade_cells": grade_cells,
-           "hide": [os.fspath(p) for p in hide], "cell_timeout": cell_timeout, "sandbox": sandbox}
+           "helpers_source": os.fspath(helpers_source), **settings}
     (job_dir / "job.json").write_text(json.dumps(job))
     return job_dir / "job.json", job
 
@@ -198,7 +210,7 @@ def _job_error_rows(job, status, reason):
     """Rows, and feedback pages saying why, for a submission whose worker gave no result."""
     rows = [row for notebook, cells in job["grade_cells"].items()
             for row in error_rows(job["student"], job["assignment"], notebook, cells, status, reason)]
-    write_failure_pages(rows, Path(job["feedback"]), job["student"], job["assignment"])
+    write_failure_pages(rows, Path(job["feedback"]), job["student"], job["assignment"], job["sandbox"])
     return rows
 
 

@@ -1,33 +1,192 @@
-"""Kernels for grading: nbgrader's Execute preprocessor with every kernel started in ``autograder.sandbox``."""
+"""Kernels for grading: nbgrader's Execute preprocessor with every kernel sealed by ``autograder.sandbox``.
+
+The kernel has no network, so it talks to the grader over ZMQ's ``ipc`` transport: its sockets are files in the
+sandbox's own ``/tmp``, which the grader reaches through ``/proc/<pid>/root`` of a process inside. The grader
+connects once the sockets exist, before any student code has run, and never reconnects (a socket path swapped
+for a link later leads nowhere). After each graded cell the results it recorded are copied out of the sandbox
+(``copy_results``), since the sandbox's files vanish with it.
+"""
+import asyncio
 import os
-import sys
+import shutil
+import signal
+import tempfile
+import time
+from pathlib import Path
 
+import zmq
+from jupyter_client.asynchronous import AsyncKernelClient
+from jupyter_client.connect import channel_socket_types
 from jupyter_client.manager import AsyncKernelManager
+from nbclient.exceptions import DeadKernelError
 from nbgrader.preprocessors import Execute
-from traitlets import Integer, List, Unicode
+from traitlets import Integer, Unicode
+
+from helpers.dataout import GRADER_OUT
+
+from . import sandbox
+
+MAX_RESULT_BYTES = 64 * 2**20
+SOCKET_NAMES = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
 
 
-class SandboxKernelManager(AsyncKernelManager):
-    """A kernel manager whose kernels run inside ``python -m autograder.sandbox``."""
+class _NoReconnect:
+    """Kernel sockets that connect once and never follow a changed path again."""
 
-    hide = List(Unicode(), help="Paths the kernel must not see.").tag(config=True)
-    keep = List(Unicode(), help="Paths inside hidden ones that stay visible.").tag(config=True)
-    mem_mb = Integer(4096, help="Address-space limit of the kernel in MiB (0: none).").tag(config=True)
+    def _create_connected_socket(self, channel, identity=None):
+        sock = self.context.socket(channel_socket_types[channel])
+        sock.linger = 1000
+        sock.setsockopt(zmq.RECONNECT_IVL, -1)
+        if identity:
+            sock.identity = identity
+        sock.connect(self._make_url(channel))
+        return sock
+
+
+class SandboxKernelClient(_NoReconnect, AsyncKernelClient):
+    """The client of a sandboxed kernel."""
+
+
+class SandboxKernelManager(_NoReconnect, AsyncKernelManager):
+    """A kernel manager whose kernels run sealed (``autograder.sandbox``)."""
+
+    helpers_dir = Unicode(help="The course's helpers/ folder.").tag(config=True)
+    helpers_source = Unicode(help="What the kernel sees at helpers_dir (a copy with answers switched off).").tag(
+        config=True)
+    processes = Integer(sandbox.Limits.processes, help="Processes and threads of one kernel.").tag(config=True)
+    memory_mb = Integer(sandbox.Limits.memory_mb, help="Address space of each kernel process, MiB.").tag(config=True)
+    cpu_seconds = Integer(sandbox.Limits.cpu_seconds, help="CPU time of each kernel process, s.").tag(config=True)
+    disk_mb = Integer(sandbox.Limits.disk_mb, help="Files the kernel may write in all, MiB.").tag(config=True)
+    mpl_cache = Unicode("", help="matplotlib's font cache file, lent read-only.").tag(config=True)
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.transport = "ipc"
+        self.ip = f"{sandbox.SOCKET_DIR}/kernel"
+        self.client_class = "autograder.kernel.SandboxKernelClient"
+        self.sandbox_pid = None
+
+    @property
+    def limits(self):
+        return sandbox.Limits(self.processes, self.memory_mb, self.cpu_seconds, self.disk_mb)
 
     def format_kernel_cmd(self, extra_arguments=None):
         cmd = super().format_kernel_cmd(extra_arguments)
-        keep = list(self.keep) + [os.path.abspath(self.connection_file)]
-        wrapper = [sys.executable, "-m", "autograder.sandbox", "--mem-mb", str(self.mem_mb)]
-        for path in self.hide:
-            wrapper += ["--hide", path]
-        for path in keep:
-            wrapper += ["--keep", path]
-        return wrapper + ["--"] + cmd
+        run_dir = Path(self._launch_args.get("cwd") or os.getcwd())
+        inputs = [p for p in sorted(run_dir.iterdir()) if p.suffix != ".ipynb" and p.name != GRADER_OUT]
+        # a private folder for what the sandbox binds in: passwd, group and a copy of the connection file that the
+        # kernel's user may read (the original is the grader's, mode 0600)
+        work = Path(tempfile.mkdtemp(prefix="sandbox-", dir=Path(self.connection_file).parent))
+        connection = work / "connection.json"
+        shutil.copyfile(self.connection_file, connection)
+        os.chmod(connection, 0o644)
+        argv = [os.fspath(connection) if arg == os.path.realpath(self.connection_file) else arg for arg in cmd]
+        return sandbox.command(argv, helpers_dir=self.helpers_dir, helpers_source=self.helpers_source or
+                               self.helpers_dir, inputs=inputs, connection_file=connection, work=work,
+                               limits=self.limits, mpl_cache=self.mpl_cache or None)
+
+    async def _async_post_start_kernel(self, **kw):
+        self.sandbox_pid = await self._wait_for_sockets()
+        self.ip = f"/proc/{self.sandbox_pid}/root{sandbox.SOCKET_DIR}/kernel"
+        await super()._async_post_start_kernel(**kw)
+
+    async def _wait_for_sockets(self):
+        """The host pid of a process inside the sandbox once all the kernel's sockets exist there."""
+        launched = self.provisioner.process
+        names = [f"kernel-{getattr(self, name)}" for name in SOCKET_NAMES]
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if launched.poll() is not None:
+                raise RuntimeError(f"the sandboxed kernel exited at start (status {launched.returncode}); "
+                                   "see the grader's log")
+            for pid in reversed(_descendants(launched.pid)):
+                folder = f"/proc/{pid}/root{sandbox.SOCKET_DIR}"
+                try:
+                    if all(name in os.listdir(folder) for name in names):
+                        return pid
+                except OSError:
+                    continue
+            await asyncio.sleep(0.02)
+        raise RuntimeError("the sandboxed kernel did not open its sockets within 120 s")
+
+    def exit_reason(self):
+        """Why the sandboxed kernel died, when a limit says so, else None."""
+        process = getattr(self.provisioner, "process", None)
+        code = process.poll() if process is not None else None
+        if code == 128 + signal.SIGXCPU:
+            return f"the kernel used up its CPU time limit ({self.cpu_seconds} s per process) and was stopped"
+        return None
+
+
+def _descendants(pid):
+    """Host pids of every descendant of ``pid``, parents before children."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    parent = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(parent, []).append(int(entry))
+    order, queue = [], [pid]
+    while queue:
+        current = queue.pop(0)
+        for child in children.get(current, []):
+            order.append(child)
+            queue.append(child)
+    return order
+
+
+def copy_results(root_pid, grade_id, dest_dir):
+    """Copies ``.grader_out/<grade_id>.json`` out of the sandbox of process ``root_pid`` into ``dest_dir``.
+
+    Every step below ``/proc/<pid>/root`` is opened without following links, so a link planted by the student
+    cannot point the grader at one of its own files. Returns True if a file was copied.
+    """
+    parts = [p for p in f"{sandbox.RUN_DIR}/{GRADER_OUT}".split("/") if p] + [f"{grade_id}.json"]
+    fds = []
+    try:
+        fds.append(os.open(f"/proc/{root_pid}/root", os.O_RDONLY | os.O_DIRECTORY))
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            flags = os.O_RDONLY | os.O_NOFOLLOW | (0 if last else os.O_DIRECTORY) | os.O_NONBLOCK
+            fds.append(os.open(part, flags, dir_fd=fds[-1]))
+        st = os.fstat(fds[-1])
+        if not (st.st_mode & 0o170000 == 0o100000) or st.st_size > MAX_RESULT_BYTES:
+            return False
+        with os.fdopen(os.dup(fds[-1]), "rb") as f:
+            data = f.read(MAX_RESULT_BYTES + 1)
+    except OSError:
+        return False
+    finally:
+        for fd in fds:
+            os.close(fd)
+    if len(data) > MAX_RESULT_BYTES:
+        return False
+    Path(dest_dir, GRADER_OUT).mkdir(exist_ok=True)
+    Path(dest_dir, GRADER_OUT, f"{grade_id}.json").write_bytes(data)
+    return True
 
 
 class SandboxedExecute(Execute):
-    """nbgrader's Execute preprocessor, with every kernel started by SandboxKernelManager."""
+    """nbgrader's Execute preprocessor with every kernel sealed; after each graded cell its recorded results are
+    copied out, and a kernel that dies at a limit says which."""
 
     def __init__(self, *args, **kwargs):
         kwargs["kernel_manager_class"] = SandboxKernelManager
         super().__init__(*args, **kwargs)
+
+    def preprocess_cell(self, cell, resources, index):
+        try:
+            cell, resources = super().preprocess_cell(cell, resources, index)
+        except DeadKernelError as exc:
+            reason = self.km.exit_reason() if self.km is not None else None
+            raise DeadKernelError(f"{exc} ({reason})" if reason else str(exc)) from exc
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if cell.metadata.get("nbgrader", {}).get("grade") and grade_id and self.km.sandbox_pid:
+            # an old copy must not stand in for a cell that recorded nothing this time
+            stale = Path(resources["metadata"]["path"], GRADER_OUT, f"{grade_id}.json")
+            stale.unlink(missing_ok=True)
+            copy_results(self.km.sandbox_pid, grade_id, resources["metadata"]["path"])
+        return cell, resources

@@ -1,29 +1,59 @@
 """What happened in a graded cell, in one status word and one reason an instructor can act on.
 
-Statuses: ``passed`` (full points), ``partial``, ``failed`` (0 points, the tests ran), ``timeout`` (a cell ran
-past the limit), ``error`` (the notebook could not be run: dead kernel, grader-side failure), ``ungradable``
-(the file is not a notebook) and ``missing`` (no such file in the submission).
+Statuses: ``passed`` (full points), ``partial``, ``failed`` (0 points, the tests ran), ``limit`` (points lost
+while the notebook was at one of its sandbox limits: processes, memory, CPU time, disk), ``timeout`` (a cell ran
+past the limit), ``error`` (the notebook could not be run: dead kernel; or a check of the grader itself failed,
+reason ``grader error: ...``), ``ungradable`` (the file is not a notebook) and ``missing`` (no such file in the
+submission). The ``flags`` column carries what an instructor should look at although the score stands (code of
+the course pasted in).
 """
 import re
 
 REASON_CHARS = 1000
-FIELDS = ("student", "assignment", "notebook", "cell", "points", "max_points", "status", "reason")
+UNSANDBOXED = ("graded without the sandbox: the student's code ran with the grader's rights and could read or "
+               "change anything the grader can")
+FIELDS = ("student", "assignment", "notebook", "cell", "points", "max_points", "status", "reason", "flags")
+
+# what a notebook shows when it runs into a limit of autograder.sandbox.Limits: (text in an error, limit)
+LIMIT_SIGNS = (("No space left on device", "disk"), ("Disk quota exceeded", "disk"),
+               ("Resource temporarily unavailable", "processes"), ("can't start new thread", "processes"),
+               ("MemoryError", "memory"))
 
 
-def cell_outcome(lines, cell, points, max_points):
-    """(status, reason) for a graded cell from the grader's check ``lines`` and the cell as it ran (may be None)."""
+def limits_reached(nb, limits):
+    """Reasons, one per limit, for the sandbox limits the graded notebook ``nb`` shows it ran into."""
+    found = {}
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            text = " ".join([output.get("ename", ""), output.get("evalue", "")] + output.get("traceback", []))
+            for sign, limit in LIMIT_SIGNS:
+                if sign in text:
+                    found.setdefault(limit, sign)
+    described = {"disk": f"its disk limit ({limits.disk_mb} MiB of files in all)",
+                 "processes": f"its process limit ({limits.processes} processes and threads)",
+                 "memory": f"its memory limit ({limits.memory_mb} MiB per process)"}
+    return [f"the notebook reached {described[limit]}: {sign}" for limit, sign in found.items()]
+
+
+def cell_outcome(judgement, cell, max_points, limits=()):
+    """(status, reason) for a graded cell from the grader's ``judgement`` (``autograder.trusted.Judgement``), the
+    cell as it ran (may be None) and the reasons of the sandbox limits the notebook reached."""
     outputs = cell.get("outputs", []) if cell is not None else []
     if any(o.get("output_type") == "error" and o.get("ename") == "CellTimeoutError" for o in outputs):
         return "timeout", "the cell ran past the time limit and was stopped"
-    if points >= max_points:
+    if judgement.points >= max_points:
         return "passed", ""
-    fails = [line[len("[FAIL]"):].strip() for line in lines if line.startswith("[FAIL]")]
-    return ("failed" if points <= 0 else "partial"), short("; ".join(fails) or "the cell gave less than full points")
+    fails = "; ".join(f"{c.group}: {c.message}" for c in judgement.checks if not c.passed)
+    if judgement.grader_errors:
+        return "error", short(f"grader error in a check (the instructor has the traceback); {fails}")
+    if limits and not judgement.delegated:
+        return "limit", short("; ".join(limits) + (f"; {fails}" if fails else ""))
+    return ("failed" if judgement.points <= 0 else "partial"), short(fails or "the cell gave less than full points")
 
 
 def error_rows(student, assignment, notebook, cell_points, status, reason):
     """Zero-point rows, one per graded cell, for a notebook that could not be graded."""
-    return [dict(zip(FIELDS, (student, assignment, notebook, cell, 0.0, max_points, status, short(reason))))
+    return [dict(zip(FIELDS, (student, assignment, notebook, cell, 0.0, max_points, status, short(reason), "")))
             for cell, max_points in cell_points]
 
 

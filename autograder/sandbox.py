@@ -1,154 +1,192 @@
-"""Run a student's kernel where the grader's files cannot be seen.
+"""The bubblewrap command line that seals a student's kernel: an allow-list of read-only paths, no privilege, no
+network, limits. Nothing else lives here (the kernel manager that uses it is ``autograder.kernel``).
 
-``python -m autograder.sandbox --hide DIR ... --keep DIR ... --mem-mb N -- KERNEL ARGV`` starts the kernel in
-new Linux mount and PID namespaces (plus a user namespace when not root):
+What the kernel sees (everything else of the host is absent):
 
-- every ``--hide`` path is covered by an empty read-only tmpfs (a file by an empty read-only bind), so the
-  gradebook, the source notebooks with hidden tests and the other students' work are neither readable nor
-  writable from the kernel;
-- every ``--keep`` path (the folder the notebook runs in, the kernel's connection file) lies inside a hidden
-  path and is bound back in, as it was;
-- the kernel is PID 1 of its own PID namespace with a fresh /proc: it sees no grader process, and when it dies
-  every process it forked dies with it; it also dies when the grader dies (parent-death signal);
-- its address space is capped at ``--mem-mb`` MiB.
+- read-only: the system's libraries and programs (``/usr/bin``, ``/usr/lib*``), a few files of ``/etc``, the
+  Python installation and the virtual environment, and ``helpers/`` (or the copy of it with this assignment's
+  answers switched off, ``autograder.guard``);
+- read-write: one fresh tmpfs of ``disk_mb`` MiB at ``/tmp`` that holds the run folder ``/tmp/submission`` (the
+  grader's inputs are bound into it read-only), ``$HOME`` and the kernel's sockets, plus a small ``/dev/shm``;
+- its own PID, IPC, UTS, cgroup and network namespaces (loopback only), a cleared environment, no capabilities,
+  ``no_new_privs``, no further user namespaces, and the limits of ``Limits`` (``prlimit``).
 
-``check_available()`` tells whether this machine allows the namespaces (Linux, and root or unprivileged user
-namespaces). This module imports only the standard library: it runs once per kernel start.
-``autograder.kernel`` has the kernel manager that starts kernels through it.
+It always runs as an unprivileged user. A grader started as root runs bubblewrap as root to lay out the view (it
+may need to read a Python installation under ``/root``), then ``setpriv`` drops to a user id of this kernel's own
+(so that ``RLIMIT_NPROC`` binds and counts only this kernel's processes), and a second, unprivileged bubblewrap
+disables user namespaces and drops the rest. A grader started as a normal user needs only the second stage.
+
+Bubblewrap was chosen over nsjail because Debian and Ubuntu package it (it is what Flatpak runs on, and Ubuntu's
+package carries the AppArmor profile that allows its user namespaces), it needs no configuration file, and every
+option used here is in its 0.8 release.
 """
-import argparse
-import ctypes
 import os
-import resource
-import signal
+import secrets
+import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
+from pathlib import Path
 
-CLONE_NEWNS = 0x00020000
-CLONE_NEWUSER = 0x10000000
-CLONE_NEWPID = 0x20000000
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
-MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
-PR_SET_PDEATHSIG = 1
-
-_libc = ctypes.CDLL(None, use_errno=True)
+RUN_DIR = "/tmp/submission"   # the kernel's working folder inside the sandbox
+HOME_DIR = "/tmp/home"
+SOCKET_DIR = "/tmp/.kernel"   # the kernel's ZMQ sockets (ipc transport); the grader reaches them from outside
+CONNECTION_FILE = "/etc/kernel-connection.json"
+SHM_MB = 64
+ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "nsswitch.conf", "hosts")
+PASSED_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
+              "MKL_NUM_THREADS", "TZ")
+INSTALL_HINT = ("install bubblewrap (Debian/Ubuntu: sudo apt-get install bubblewrap; Fedora: sudo dnf install "
+                "bubblewrap; use the distribution's package: on Ubuntu 24.04 its AppArmor profile is what allows "
+                "unprivileged user namespaces)")
 
 
 class SandboxError(RuntimeError):
-    """The kernel sandbox could not be set up on this machine."""
+    """The kernel sandbox cannot start on this machine."""
 
 
-def _check(result, what):
-    if result != 0:
-        err = ctypes.get_errno()
-        raise SandboxError(f"{what} failed: {os.strerror(err)}")
+@dataclass(frozen=True)
+class Limits:
+    """What one sandboxed kernel may use; each is a setting of ``SandboxKernelManager`` in the nbgrader config."""
+    processes: int = 256      # processes and threads of the kernel together (RLIMIT_NPROC)
+    memory_mb: int = 4096     # address space of each process (RLIMIT_AS)
+    cpu_seconds: int = 1800   # CPU time of each process (RLIMIT_CPU), on top of the wall-clock timeouts
+    disk_mb: int = 1024       # everything it writes: run folder, /tmp, $HOME (one tmpfs) plus /dev/shm
+
+    def describe(self):
+        return (f"{self.processes} processes and threads, {self.memory_mb} MiB of memory per process, "
+                f"{self.cpu_seconds} s of CPU time per process, {self.disk_mb} MiB of files")
 
 
-def _mount(source, target, fstype, flags, data=None):
-    _check(_libc.mount(source and source.encode(), target.encode(), fstype and fstype.encode(),
-                       ctypes.c_ulong(flags), data and data.encode()), f"mount {target}")
-
-
-def _write(path, text):
-    with open(path, "w") as f:
-        f.write(text)
-
-
-def _enter_namespaces():
-    """Unshares mount and PID namespaces (and a user namespace when not root, mapping us to its root)."""
-    uid, gid = os.geteuid(), os.getegid()
-    flags = CLONE_NEWNS | CLONE_NEWPID | (0 if uid == 0 else CLONE_NEWUSER)
-    _check(_libc.unshare(flags), "unshare")
-    if uid != 0:
-        _write("/proc/self/setgroups", "deny")
-        _write("/proc/self/uid_map", f"0 {uid} 1")
-        _write("/proc/self/gid_map", f"0 {gid} 1")
-    _mount(None, "/", None, MS_REC | MS_PRIVATE)
-
-
-def _hide(paths, keep):
-    """Covers each path in ``paths`` and binds each path in ``keep`` that lies inside one of them back in."""
-    keep = [k for k in keep if any(os.path.commonpath([k, p]) == p and k != p for p in paths)]
-    kept = [(path, os.open(path, os.O_RDONLY | os.O_DIRECTORY if os.path.isdir(path) else os.O_RDONLY))
-            for path in keep]
-    for path in paths:
-        if os.path.isdir(path):
-            _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64k,mode=755")
-        elif os.path.exists(path):
-            _mount("/dev/null", path, None, MS_BIND)
-    for path, fd in kept:  # mount points for the kept paths, made while the covers are still writable
-        if os.path.isdir(f"/proc/self/fd/{fd}"):
-            os.makedirs(path, exist_ok=True)
-        else:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            open(path, "a").close()
-    for path in paths:
-        if os.path.isdir(path):
-            _mount(None, path, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    for path, fd in kept:
-        _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND)
-        os.close(fd)
-
-
-def launch(hide, keep, mem_mb, argv):
-    """Sets up the sandbox and runs ``argv`` in it; returns its exit status (never returns in the child)."""
-    _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl")
-    _enter_namespaces()
-    _hide(hide, keep)
-    pid = os.fork()
-    if pid == 0:  # PID 1 of the new namespace
-        try:
-            _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl")
-            _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-            if mem_mb:
-                limit = mem_mb * 1024 * 1024
-                resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-            os.execvp(argv[0], argv)
-        except BaseException as exc:  # noqa: BLE001 - report and leave the child
-            print(f"autograder.sandbox: cannot start the kernel: {exc}", file=sys.stderr)
-        os._exit(127)
-    # The parent only waits. SIGINT reaches the kernel through the process group (jupyter_client's interrupt);
-    # SIGTERM is passed on.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, lambda *_: os.kill(pid, signal.SIGKILL))
-    while True:
-        try:
-            _, status = os.waitpid(pid, 0)
-            return os.waitstatus_to_exitcode(status)
-        except ChildProcessError:
-            return 1
-        except InterruptedError:
-            continue
-
-
-def check_available():
-    """Raises SandboxError with the reason when kernels cannot be sandboxed here."""
+def bwrap():
+    """The path of the ``bwrap`` program; raises SandboxError saying how to install it."""
+    path = shutil.which("bwrap")
     if not sys.platform.startswith("linux"):
-        raise SandboxError("the kernel sandbox needs Linux namespaces")
-    probe = subprocess.run([sys.executable, "-m", "autograder.sandbox", "--", "true"],
-                           capture_output=True, text=True, timeout=60)
+        raise SandboxError("the kernel sandbox needs Linux (bubblewrap and namespaces)")
+    if not path:
+        raise SandboxError(f"bubblewrap is not installed: {INSTALL_HINT}")
+    return path
+
+
+def readable_roots(helpers_dir):
+    """The host folders the kernel may read: Python (installation and environment) and the course's helpers."""
+    roots = {Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(), Path(helpers_dir).resolve()}
+    return sorted(p for p in roots if not any(p != q and q in p.parents for q in roots))
+
+
+def _parents(path):
+    return [p for p in reversed(Path(path).parents) if p != Path("/")]
+
+
+def sandbox_ids():
+    """(uid, gid) the kernel runs as: for a grader run as root a fresh id of its own, else the grader's."""
+    if os.geteuid() == 0:
+        uid = 10_000_000 + secrets.randbelow(1_000_000_000)
+        return uid, uid
+    return os.getuid(), os.getgid()
+
+
+def _view(helpers_dir, helpers_source, inputs, connection_file, identity_files, mpl_cache):
+    """bwrap arguments for the file system view (see the module docstring)."""
+    args = []
+    for folder in ("/usr", "/usr/share", "/etc"):
+        args += ["--perms", "0755", "--dir", folder]
+    for name in ("bin", "lib", "lib32", "lib64", "libx32", "sbin"):
+        if os.path.isdir(f"/usr/{name}"):
+            args += ["--ro-bind", f"/usr/{name}", f"/usr/{name}"]
+        if os.path.lexists(f"/{name}"):
+            args += ["--symlink", f"usr/{name}", f"/{name}"]
+    for share in ("zoneinfo", "fonts"):
+        args += ["--ro-bind-try", f"/usr/share/{share}", f"/usr/share/{share}"]
+    for name in ETC_FILES:
+        args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+    args += ["--ro-bind", identity_files[0], "/etc/passwd", "--ro-bind", identity_files[1], "/etc/group"]
+    made = set()
+    for root in readable_roots(helpers_dir):
+        for parent in _parents(root):
+            if parent not in made:
+                made.add(parent)
+                args += ["--perms", "0755", "--dir", os.fspath(parent)]
+        source = helpers_source if root == Path(helpers_dir).resolve() else root
+        args += ["--ro-bind", os.fspath(source), os.fspath(root)]
+    args += ["--proc", "/proc", "--dev", "/dev",
+             "--perms", "1777", "--size", str(SHM_MB * 2**20), "--tmpfs", "/dev/shm",
+             "--perms", "1777", "--size", "{disk_bytes}", "--tmpfs", "/tmp"]
+    for folder in (RUN_DIR, HOME_DIR, SOCKET_DIR, f"{HOME_DIR}/.cache/matplotlib"):
+        args += ["--perms", "0777", "--dir", folder]
+    if mpl_cache:
+        args += ["--ro-bind", os.fspath(mpl_cache), f"{HOME_DIR}/.cache/matplotlib/{Path(mpl_cache).name}"]
+    for path in inputs:
+        args += ["--ro-bind", os.fspath(path), f"{RUN_DIR}/{Path(path).name}"]
+    args += ["--ro-bind", os.fspath(connection_file), CONNECTION_FILE]
+    return args
+
+
+def _environment(venv_bin):
+    args = ["--clearenv"]
+    env = {"PATH": f"{venv_bin}:/usr/bin:/bin", "HOME": HOME_DIR, "USER": "student", "LOGNAME": "student",
+           "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", "CONVNETS_DEVICE": "cpu", "TMPDIR": "/tmp"}
+    env.update({name: os.environ[name] for name in PASSED_ENV if name in os.environ})
+    for name, value in env.items():
+        args += ["--setenv", name, value]
+    return args
+
+
+def identity_files(folder, uid, gid):
+    """Writes a passwd and a group file naming the kernel's user "student"; returns their paths."""
+    folder = Path(folder)
+    passwd, group = folder / "passwd", folder / "group"
+    passwd.write_text(f"student:x:{uid}:{gid}:student:{HOME_DIR}:/bin/sh\n")
+    group.write_text(f"student:x:{gid}:\n")
+    return os.fspath(passwd), os.fspath(group)
+
+
+def command(argv, *, helpers_dir, helpers_source, inputs, connection_file, work, limits=Limits(), ids=None,
+            mpl_cache=None):
+    """The full command line that runs ``argv`` (the kernel) sealed.
+
+    Args:
+        argv: the kernel's command; its ``-f`` connection file is replaced by the sandbox's copy.
+        helpers_dir: the course's ``helpers/`` folder (its path inside is the same).
+        helpers_source: what to show at that path (``helpers_dir`` itself, or a copy with answers switched off).
+        inputs: files and folders bound read-only into the run folder (the grader's inputs).
+        connection_file: the kernel's connection file on the host (ipc transport, sockets in SOCKET_DIR).
+        work: a private folder of the grader for this kernel's passwd and group files.
+        limits: a Limits.
+        ids: (uid, gid) to run as; default ``sandbox_ids()``.
+        mpl_cache: matplotlib's font cache file to lend read-only (saves building it in every kernel).
+    """
+    uid, gid = ids or sandbox_ids()
+    argv = [CONNECTION_FILE if arg == os.fspath(connection_file) else arg for arg in argv]
+    view = _view(helpers_dir, helpers_source, inputs, connection_file, identity_files(work, uid, gid), mpl_cache)
+    view = [str(limits.disk_mb * 2**20) if a == "{disk_bytes}" else a for a in view]
+    namespaces = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
+                  "--hostname", "sandbox", "--die-with-parent"]
+    limited = ["prlimit", f"--nproc={limits.processes}", f"--as={limits.memory_mb * 2**20}",
+               f"--cpu={limits.cpu_seconds}:{limits.cpu_seconds + 10}", "--"]
+    unprivileged = ["--unshare-user", "--disable-userns", "--uid", str(uid), "--gid", str(gid), "--cap-drop", "ALL"]
+    tail = ["--chdir", RUN_DIR, "--"] + limited + list(argv)
+    if os.geteuid() != 0:
+        return [bwrap()] + namespaces + unprivileged + view + _environment(Path(sys.executable).parent) + tail
+    drop = ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--"]
+    second = [bwrap(), "--bind", "/", "/", "--die-with-parent"] + unprivileged + tail
+    return ([bwrap()] + namespaces + ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+            + view + _environment(Path(sys.executable).parent) + ["--"] + drop + second)
+
+
+def check_available(helpers_dir):
+    """Starts a sealed Python once; raises SandboxError with the reason and what to do when it cannot start."""
+    import tempfile
+    with tempfile.TemporaryDirectory(prefix="autograder-probe-") as tmp:
+        os.chmod(tmp, 0o711)
+        connection = Path(tmp) / "connection.json"
+        connection.write_text("{}")
+        os.chmod(connection, 0o644)
+        argv = command([sys.executable, "-c", "import helpers"], helpers_dir=helpers_dir,
+                       helpers_source=helpers_dir, inputs=[], connection_file=connection, work=tmp)
+        probe = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     if probe.returncode != 0:
-        raise SandboxError(probe.stderr.strip().splitlines()[-1] if probe.stderr.strip() else
-                           f"sandbox probe exited with {probe.returncode}")
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m autograder.sandbox", description=__doc__.split("\n")[0])
-    parser.add_argument("--hide", action="append", default=[], help="a path the command must not see")
-    parser.add_argument("--keep", action="append", default=[], help="a path inside a hidden one to keep")
-    parser.add_argument("--mem-mb", type=int, default=0, help="address-space limit in MiB (0: none)")
-    parser.add_argument("argv", nargs=argparse.REMAINDER, help="-- then the command")
-    args = parser.parse_args(argv)
-    command = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
-    if not command:
-        parser.error("no command given after --")
-    try:
-        return launch([os.path.abspath(p) for p in args.hide], [os.path.abspath(p) for p in args.keep],
-                      args.mem_mb, command)
-    except SandboxError as exc:
-        print(f"autograder.sandbox: {exc}", file=sys.stderr)
-        return 126
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        detail = (probe.stderr.strip().splitlines() or [f"exit status {probe.returncode}"])[-1]
+        raise SandboxError(f"bubblewrap could not start a sealed kernel ({detail}). Check that {INSTALL_HINT}, that "
+                           f"user namespaces are allowed, and that the course and its Python environment are "
+                           f"readable by other users (chmod o+rX) when grading as root")

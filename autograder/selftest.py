@@ -7,7 +7,7 @@ from .course import NOTEBOOKS, SOLUTIONS, assignments
 from .grade import grade, summarize
 
 
-def selftest(jobs=None, sandbox=True, progress=True):
+def selftest(jobs=None, sandbox=True, progress=True, limits=None):
     """Grades the solutions (as student "solutions") and the blank release (as student "release").
 
     Returns (ok, summary) where summary is ``autograder.grade.summarize`` of the rows.
@@ -23,7 +23,8 @@ def selftest(jobs=None, sandbox=True, progress=True):
                 if student == "solutions":  # files handed in with the notebook (assignment 05's checkpoint)
                     for handed_in in (Path(source) / name).glob("*.npz"):
                         shutil.copyfile(handed_in, dest / handed_in.name)
-        rows = grade(subs, out=Path(tmp) / "grades", jobs=jobs, sandbox=sandbox, progress=progress)
+        rows = grade(subs, out=Path(tmp) / "grades", jobs=jobs, sandbox=sandbox, progress=progress,
+                     **({"limits": limits} if limits else {}))
     summary = summarize(rows)
     ok = bool(summary) and all(
         (percent == 100.0 if student == "solutions" else points == 0.0) and status == "ok"

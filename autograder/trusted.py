@@ -8,9 +8,13 @@ the student's kernel never sees. Whatever happened in the kernel (patched numpy,
 output), the score is what these checks give.
 """
 import json
+import traceback
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from helpers.dataout import GRADER_INPUTS, GRADER_OUT, decode, encode
+from helpers.dataout import GRADER_INPUTS, GRADER_OUT, Raised, decode, encode
+
+from .guard import DELEGATED, SWITCHED_OFF
 
 MAX_RESULT_BYTES = 64 * 2**20
 NO_RESULTS = "no valid results were recorded (the test cell did not finish, or its results were tampered with)"
@@ -37,26 +41,65 @@ def read_results(run_dir, grade_id, count):
         return None
 
 
+@dataclass
+class Check:
+    """One line of the grader's feedback: a group of cases, whether all of them were right, and why not."""
+    group: str
+    passed: bool
+    message: str = ""
+
+    @property
+    def line(self):
+        return f"[ok] {self.group}" if self.passed else f"[FAIL] {self.group}: {self.message}"
+
+
+@dataclass
+class Judgement:
+    """The grader's verdict on one graded cell."""
+    points: float
+    checks: list
+    grader_errors: list = field(default_factory=list)  # tracebacks of checks that raised, for the instructor
+    delegated: bool = False  # a graded call reached course code that is switched off (autograder.guard)
+
+    @property
+    def lines(self):
+        return [check.line for check in self.checks]
+
+
+def _delegated(result):
+    return isinstance(result, Raised) and result.name == SWITCHED_OFF
+
+
 def judge_cell(cases, results, points):
-    """(score, lines): a plain float in [0, points] and one ``[ok]``/``[FAIL]`` line per group of cases.
+    """The Judgement of one graded cell: a plain float in [0, points] and one Check per group of cases.
+
+    A check that raises fails only its own group (message "grader error: ..."); a result that comes from course
+    code switched off for this assignment scores the whole cell 0.
 
     Args:
         cases: the cell's Case list.
         results: their decoded results, in order (None: nothing valid was recorded).
         points: the cell's points.
     """
-    groups = {}
+    if results is not None and any(_delegated(r) for r in results):
+        groups = dict.fromkeys(case.group for case in cases)
+        return Judgement(0.0, [Check(group, False, DELEGATED) for group in groups], delegated=True)
+    groups, errors = {}, []
     for i, case in enumerate(cases):
-        message = NO_RESULTS if results is None else case.judge(results[i])
+        if results is None:
+            message = NO_RESULTS
+        else:
+            try:
+                message = case.judge(results[i])
+            except Exception as exc:  # noqa: BLE001 - a broken check must not take other cells down
+                errors.append(f"{case.group} ({case.call}): {traceback.format_exc()}")
+                message = f"grader error: {type(exc).__name__}: {exc}"
         groups.setdefault(case.group, []).append(message)
-    lines, passed = [], 0
+    checks = []
     for group, messages in groups.items():
         wrong = [m for m in messages if m is not None]
-        if not wrong:
-            passed += 1
-            lines.append(f"[ok] {group}")
-        else:
-            count = f" ({len(wrong)} of {len(messages)} cases)" if len(messages) > 1 else ""
-            lines.append(f"[FAIL] {group}{count}: {wrong[0]}")
-    score = float(round(points * passed / len(groups), 6)) if groups else 0.0
-    return score, lines
+        count = f" ({len(wrong)} of {len(messages)} cases)" if len(wrong) and len(messages) > 1 else ""
+        checks.append(Check(group + count, not wrong, str(wrong[0]) if wrong else ""))
+    passed = sum(check.passed for check in checks)
+    score = float(round(points * passed / len(checks), 6)) if checks else 0.0
+    return Judgement(score, checks, errors)

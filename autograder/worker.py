@@ -23,7 +23,10 @@ from nbgrader.coursedir import CourseDirectory
 from . import references
 from .course import nbgrader_config
 from .feedback import failure_page, scrub_notebook
-from .outcomes import FIELDS, cell_outcome, error_rows, last_error, notebook_failure, short
+from .sandbox import Limits
+from .course import HELPERS
+from .guard import course_fingerprints, pasted
+from .outcomes import FIELDS, UNSANDBOXED, cell_outcome, error_rows, last_error, limits_reached, notebook_failure, short
 from .trusted import judge_cell, read_results, write_inputs
 
 GRADER_HEADER = "The grader's checks, on new inputs (these decide the points):\n"
@@ -66,36 +69,41 @@ def grade_job(job):
     if len(problems) < len(cells):
         cases = references.cases_for(assignment, random.Random(secrets.randbits(64)), job["submission"])
         write_inputs(cases, course / "source" / assignment)
-        config = nbgrader_config(sandbox_hide=job["hide"], sandbox_keep=[os.fspath(autograded)],
-                                 cell_timeout=job["cell_timeout"], sandbox=job["sandbox"])
+        config = nbgrader_config(cell_timeout=job["cell_timeout"], sandbox=job["sandbox"],
+                                 helpers_source=job["helpers_source"], limits=Limits(*job["limits"]),
+                                 mpl_cache=job["mpl_cache"])
         coursedir = CourseDirectory(root=os.fspath(course), config=config)
         api = NbGraderAPI(coursedir=coursedir, config=config)
         result = api.autograde(assignment, student, force=True, create=True)
-        rows += read_grades(course, student, assignment, cells, problems, result, cases)
+        rows += read_grades(course, student, assignment, cells, problems, result, cases, job, warnings)
         try:
-            write_feedback(api, course, student, assignment, Path(job["feedback"]))
+            write_feedback(api, course, student, assignment, Path(job["feedback"]), job["sandbox"])
         except Exception as exc:  # noqa: BLE001 - the grades stand without feedback; say so
             warnings.append(f"no feedback for {student}/{assignment}: {exc}")
     for notebook, (status, reason) in problems.items():
         rows += error_rows(student, assignment, notebook, cells[notebook], status, reason)
-    write_failure_pages(rows, Path(job["feedback"]), student, assignment)
+    write_failure_pages(rows, Path(job["feedback"]), student, assignment, job["sandbox"])
     return {"rows": rows, "warnings": warnings}
 
 
-def write_failure_pages(rows, feedback_dir, student, assignment):
+def write_failure_pages(rows, feedback_dir, student, assignment, sandboxed=True):
     """A feedback page for every notebook that has none because it could not be graded."""
     for notebook in dict.fromkeys(r["notebook"] for r in rows):
         page = feedback_dir / f"{notebook}.html"
         if not page.exists():
             feedback_dir.mkdir(parents=True, exist_ok=True)
-            page.write_text(failure_page(student, assignment, notebook, [r for r in rows if r["notebook"] == notebook]))
+            page.write_text(failure_page(student, assignment, notebook, [r for r in rows if r["notebook"] == notebook],
+                                         None if sandboxed else UNSANDBOXED))
 
 
-def read_grades(course, student, assignment, cells, problems, result, cases):
+def read_grades(course, student, assignment, cells, problems, result, cases, job, warnings):
     """Rows for the notebooks that ran: each graded cell judged by ``autograder.trusted`` from the results the
     kernel recorded. The trusted score replaces nbgrader's in the gradebook (so the feedback shows it) and the
-    grader's check lines are added to the cell's output in the graded notebook."""
+    grader's check lines are added to the cell's output in the graded notebook. Checks that raised are logged in
+    ``warnings`` with their tracebacks; functions pasted from the course's code are flagged."""
     rows = []
+    limits = Limits(*job["limits"])
+    prints = course_fingerprints(HELPERS, assignment)
     failure = None if result.get("success") else notebook_failure(result.get("log", "") + result.get("error", ""))
     run_dir = course / "autograded" / student / assignment
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
@@ -108,14 +116,20 @@ def read_grades(course, student, assignment, cells, problems, result, cases):
                 rows += error_rows(student, assignment, notebook, cell_points, status, reason)
                 continue
             nb = nbformat.read(path, as_version=4)
+            reached = limits_reached(nb, limits) if job["sandbox"] else []
+            flags = "; ".join(f"{mine} is the course's {theirs} pasted in (same tokens, names normalised)"
+                              for mine, theirs in pasted([c.source for c in nb.cells if c.cell_type == "code"],
+                                                         prints))
             by_id = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in nb.cells}
             grades = {g.name: g for g in gb.find_submission_notebook(notebook, assignment, student).grades}
             for cell, max_points in cell_points:
                 grade, nb_cell = grades[cell], by_id.get(cell)
                 kernel_points = grade.score if grade.score is not None else 0.0
-                points, lines = judge_cell(cases[cell], read_results(run_dir, cell, len(cases[cell])), max_points)
+                judgement = judge_cell(cases[cell], read_results(run_dir, cell, len(cases[cell])), max_points)
+                points, lines = judgement.points, judgement.lines
+                warnings += [f"grader error in {student}/{assignment} {cell}: {e}" for e in judgement.grader_errors]
                 grade.auto_score = points
-                status, reason = cell_outcome(lines, nb_cell, points, max_points)
+                status, reason = cell_outcome(judgement, nb_cell, max_points, reached)
                 if kernel_points != points:
                     reason = short(f"the notebook's own tests gave {kernel_points:g}; the grader's checks give "
                                    f"{points:g} and decide" + (f": {reason}" if reason else ""))
@@ -123,21 +137,25 @@ def read_grades(course, student, assignment, cells, problems, result, cases):
                     nb_cell.outputs.append(nbformat.v4.new_output(
                         "stream", name="stdout", text=GRADER_HEADER + "".join(f"{line}\n" for line in lines)))
                 rows.append(dict(zip(FIELDS, (student, assignment, notebook, cell, points, max_points,
-                                              status, reason))))
+                                              status, reason, flags))))
             gb.db.commit()
             _write_notebook(nb, path)
     return rows
 
 
-def write_feedback(api, course, student, assignment, feedback_dir):
-    """Writes the HTML feedback, with hidden tests and their tracebacks removed, into ``feedback_dir``."""
+def write_feedback(api, course, student, assignment, feedback_dir, sandboxed=True):
+    """Writes the HTML feedback, with hidden tests and their tracebacks removed, into ``feedback_dir``; a notebook
+    graded without the sandbox says so at its top."""
     autograded = course / "autograded" / student / assignment
     source_cells = _source_cells(course, assignment)
     notebooks = sorted(autograded.glob("*.ipynb"))
     if not notebooks:
         return
     for path in notebooks:
-        _write_notebook(scrub_notebook(nbformat.read(path, as_version=4), source_cells), path)
+        nb = scrub_notebook(nbformat.read(path, as_version=4), source_cells)
+        if not sandboxed:
+            nb.cells.insert(0, nbformat.v4.new_markdown_cell(f"**Note:** {UNSANDBOXED} (`--no-sandbox`)."))
+        _write_notebook(nb, path)
     result = api.generate_feedback(assignment, student, force=True)
     if not result.get("success"):
         raise RuntimeError(f"nbgrader could not write the feedback: {last_error(result.get('log', ''))}")

@@ -56,34 +56,34 @@ _BLOCK_FORWARD = '''def residual_block_forward(x, params, bn_params, stride=1, r
         raise ValueError("the projection shortcut needs ws, gammas, betas")
     zeros = np.zeros(F)
     a, conv1 = kernels.conv_forward(x, params["w1"], zeros, stride=stride, pad=1)
-    b, bn1 = kernels.batchnorm_forward(a, params["gamma1"], params["beta1"], bn_params["bn1"])
-    c, relu1 = kernels.relu_forward(b)
+    b, bn1 = batchnorm_forward(a, params["gamma1"], params["beta1"], bn_params["bn1"])
+    c, relu1 = relu_forward(b)
     d, conv2 = kernels.conv_forward(c, params["w2"], zeros, stride=1, pad=1)
-    f, bn2 = kernels.batchnorm_forward(d, params["gamma2"], params["beta2"], bn_params["bn2"])
+    f, bn2 = batchnorm_forward(d, params["gamma2"], params["beta2"], bn_params["bn2"])
     short = None
     if project:
         p, conv_s = kernels.conv_forward(x, params["ws"], zeros, stride=stride, pad=0)
-        s, bn_s = kernels.batchnorm_forward(p, params["gammas"], params["betas"], bn_params["bns"])
+        s, bn_s = batchnorm_forward(p, params["gammas"], params["betas"], bn_params["bns"])
         short = (conv_s, bn_s)
         f = f + s
     elif residual:
         f = f + x
-    out, relu2 = kernels.relu_forward(f)
+    out, relu2 = relu_forward(f)
     return out, (conv1, bn1, relu1, conv2, bn2, relu2, short, residual)
 '''
 
 _BLOCK_BACKWARD = '''def residual_block_backward(dout, cache):
     conv1, bn1, relu1, conv2, bn2, relu2, short, residual = cache
-    g = kernels.relu_backward(dout, relu2)
+    g = relu_backward(dout, relu2)
     grads = {}
-    dd, grads["gamma2"], grads["beta2"] = kernels.batchnorm_backward(g, bn2)
+    dd, grads["gamma2"], grads["beta2"] = batchnorm_backward(g, bn2)
     dc, grads["w2"], _ = kernels.conv_backward(dd, conv2)
-    db = kernels.relu_backward(dc, relu1)
-    da, grads["gamma1"], grads["beta1"] = kernels.batchnorm_backward(db, bn1)
+    db = relu_backward(dc, relu1)
+    da, grads["gamma1"], grads["beta1"] = batchnorm_backward(db, bn1)
     dx, grads["w1"], _ = kernels.conv_backward(da, conv1)
     if short is not None:
         conv_s, bn_s = short
-        dp, grads["gammas"], grads["betas"] = kernels.batchnorm_backward(g, bn_s)
+        dp, grads["gammas"], grads["betas"] = batchnorm_backward(g, bn_s)
         dx_s, grads["ws"], _ = kernels.conv_backward(dp, conv_s)
         dx = dx + dx_s
     elif residual:
@@ -239,7 +239,7 @@ def relu_backward(dout, cache):
            ('''        f = f + s
     elif residual:
         f = f + x
-    out, relu2 = kernels.relu_forward(f)''', '''    out, relu2 = kernels.relu_forward(f)
+    out, relu2 = relu_forward(f)''', '''    out, relu2 = relu_forward(f)
     if project:
         out = out + s
     elif residual:
@@ -248,14 +248,14 @@ def relu_backward(dout, cache):
            ("project = residual and (stride != 1 or F != C)", "project = False")),
     _block("zero_padded_identity_instead_of_projection", "not the subsampled input padded with zero channels",
            ('''        p, conv_s = kernels.conv_forward(x, params["ws"], zeros, stride=stride, pad=0)
-        s, bn_s = kernels.batchnorm_forward(p, params["gammas"], params["betas"], bn_params["bns"])
+        s, bn_s = batchnorm_forward(p, params["gammas"], params["betas"], bn_params["bns"])
         short = (conv_s, bn_s)''', '''        s = x[:, :, ::stride, ::stride]
         s = np.concatenate([s, np.zeros((s.shape[0], F - C) + s.shape[2:])], axis=1)''')),
     _block("stride_on_the_second_conv", "belongs to the FIRST 3x3 conv",
            ('params["w1"], zeros, stride=stride, pad=1)', 'params["w1"], zeros, stride=1, pad=1)'),
            ('params["w2"], zeros, stride=1, pad=1)', 'params["w2"], zeros, stride=stride, pad=1)')),
     _block("projection_without_batch_norm", "the BN is missing",
-           ('s, bn_s = kernels.batchnorm_forward(p, params["gammas"], params["betas"], bn_params["bns"])',
+           ('s, bn_s = batchnorm_forward(p, params["gammas"], params["betas"], bn_params["bns"])',
             "s, bn_s = p, None")),
     # -- exercise 2b: residual_block_backward ------------------------------------------------------------------------
     _block_back("shortcut_gradient_forgotten", "gradient of the shortcut forgotten",
