@@ -107,8 +107,8 @@ def grade(submissions, out=None, jobs=None, cell_timeout=CELL_TIMEOUT, submissio
 
 def _matplotlib_cache():
     """matplotlib's font cache file of the grader's own environment, if it has one (lent to every kernel)."""
-    import matplotlib.font_manager  # noqa: F401 - builds the cache if missing
-    from matplotlib import get_cachedir
+    from matplotlib import font_manager, get_cachedir
+    font_manager.findfont("DejaVu Sans")  # builds the cache if missing
     found = sorted(Path(get_cachedir()).glob("fontlist-*.json"))
     return os.fspath(found[-1]) if found else None
 

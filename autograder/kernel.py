@@ -18,7 +18,7 @@ import zmq
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.connect import channel_socket_types
 from jupyter_client.manager import AsyncKernelManager
-from nbclient.exceptions import DeadKernelError
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbgrader.preprocessors import Execute
 from traitlets import Integer, Unicode
 
@@ -27,6 +27,7 @@ from helpers.dataout import GRADER_OUT
 from . import sandbox
 
 MAX_RESULT_BYTES = 64 * 2**20
+LIMIT_MARK = "sandbox limit:"
 SOCKET_NAMES = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
 
 
@@ -65,6 +66,7 @@ class SandboxKernelManager(_NoReconnect, AsyncKernelManager):
         self.ip = f"{sandbox.SOCKET_DIR}/kernel"
         self.client_class = "autograder.kernel.SandboxKernelClient"
         self.sandbox_pid = None
+        self.counter = None
 
     @property
     def limits(self):
@@ -81,14 +83,20 @@ class SandboxKernelManager(_NoReconnect, AsyncKernelManager):
         shutil.copyfile(self.connection_file, connection)
         os.chmod(connection, 0o644)
         argv = [os.fspath(connection) if arg == os.path.realpath(self.connection_file) else arg for arg in cmd]
-        return sandbox.command(argv, helpers_dir=self.helpers_dir, helpers_source=self.helpers_source or
+        self.counter = sandbox.ProcessCounter(self.processes)
+        return self.counter.wrap(sandbox.command(argv, helpers_dir=self.helpers_dir, helpers_source=self.helpers_source or
                                self.helpers_dir, inputs=inputs, connection_file=connection, work=work,
-                               limits=self.limits, mpl_cache=self.mpl_cache or None)
+                               limits=self.limits, mpl_cache=self.mpl_cache or None))
 
     async def _async_post_start_kernel(self, **kw):
         self.sandbox_pid = await self._wait_for_sockets()
         self.ip = f"/proc/{self.sandbox_pid}/root{sandbox.SOCKET_DIR}/kernel"
         await super()._async_post_start_kernel(**kw)
+
+    async def _async_cleanup_resources(self, restart=False):
+        await super()._async_cleanup_resources(restart=restart)
+        if self.counter is not None:
+            self.counter.remove()
 
     async def _wait_for_sockets(self):
         """The host pid of a process inside the sandbox once all the kernel's sockets exist there."""
@@ -109,12 +117,16 @@ class SandboxKernelManager(_NoReconnect, AsyncKernelManager):
             await asyncio.sleep(0.02)
         raise RuntimeError("the sandboxed kernel did not open its sockets within 120 s")
 
-    def exit_reason(self):
-        """Why the sandboxed kernel died, when a limit says so, else None."""
+    def limit_reason(self):
+        """Which sandbox limit explains a dead or unresponsive kernel, if one does, else None."""
         process = getattr(self.provisioner, "process", None)
-        code = process.poll() if process is not None else None
-        if code == 128 + signal.SIGXCPU:
-            return f"the kernel used up its CPU time limit ({self.cpu_seconds} s per process) and was stopped"
+        if process is None:
+            return None
+        if process.poll() == 128 + signal.SIGXCPU:
+            return f"{LIMIT_MARK} the kernel used up its CPU time ({self.cpu_seconds} s per process) and was stopped"
+        if self.counter is not None and self.counter.refused():
+            return (f"{LIMIT_MARK} the notebook reached its process limit ({self.processes} processes and threads): "
+                    "a fork loop, which also kills the kernel")
         return None
 
 
@@ -180,9 +192,11 @@ class SandboxedExecute(Execute):
     def preprocess_cell(self, cell, resources, index):
         try:
             cell, resources = super().preprocess_cell(cell, resources, index)
-        except DeadKernelError as exc:
-            reason = self.km.exit_reason() if self.km is not None else None
-            raise DeadKernelError(f"{exc} ({reason})" if reason else str(exc)) from exc
+        except (DeadKernelError, CellTimeoutError) as exc:
+            reason = self.km.limit_reason() if self.km is not None else None
+            if reason:
+                raise type(exc)(f"{exc} ({reason})") from exc
+            raise
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
         if cell.metadata.get("nbgrader", {}).get("grade") and grade_id and self.km.sandbox_pid:
             # an old copy must not stand in for a cell that recorded nothing this time

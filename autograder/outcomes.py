@@ -60,6 +60,8 @@ def error_rows(student, assignment, notebook, cell_points, status, reason):
 def notebook_failure(log):
     """(status, reason) for a notebook nbgrader could not finish, from its log."""
     line = last_error(log)
+    if "sandbox limit:" in line:
+        return "limit", f"the notebook was stopped at a limit of its sandbox ({line})"
     if "CellTimeoutError" in line:
         return "timeout", f"a cell ran past the time limit and ignored the interrupt, so the notebook was stopped ({line})"
     if "DeadKernelError" in line or "Kernel died" in line:

@@ -7,7 +7,8 @@ What the kernel sees (everything else of the host is absent):
   Python installation and the virtual environment, and ``helpers/`` (or the copy of it with this assignment's
   answers switched off, ``autograder.guard``);
 - read-write: one fresh tmpfs of ``disk_mb`` MiB at ``/tmp`` that holds the run folder ``/tmp/submission`` (the
-  grader's inputs are bound into it read-only), ``$HOME`` and the kernel's sockets, plus a small ``/dev/shm``;
+  grader's inputs are bound into it read-only), ``$HOME`` and the kernel's sockets, plus a small ``/dev/shm`` and
+  a small tmpfs of its own for the results the test cells record (``.grader_out``);
 - its own PID, IPC, UTS, cgroup and network namespaces (loopback only), a cleared environment, no capabilities,
   ``no_new_privs``, no further user namespaces, and the limits of ``Limits`` (``prlimit``).
 
@@ -25,14 +26,18 @@ import secrets
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from helpers.dataout import GRADER_OUT
 
 RUN_DIR = "/tmp/submission"   # the kernel's working folder inside the sandbox
 HOME_DIR = "/tmp/home"
 SOCKET_DIR = "/tmp/.kernel"   # the kernel's ZMQ sockets (ipc transport); the grader reaches them from outside
 CONNECTION_FILE = "/etc/kernel-connection.json"
 SHM_MB = 64
+RESULTS_MB = 128  # a tmpfs of its own for the recorded results, so that a full disk does not also lose them
 ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "nsswitch.conf", "hosts")
 PASSED_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
               "MKL_NUM_THREADS", "TZ")
@@ -114,6 +119,7 @@ def _view(helpers_dir, helpers_source, inputs, connection_file, identity_files, 
              "--perms", "1777", "--size", "{disk_bytes}", "--tmpfs", "/tmp"]
     for folder in (RUN_DIR, HOME_DIR, SOCKET_DIR, f"{HOME_DIR}/.cache/matplotlib"):
         args += ["--perms", "0777", "--dir", folder]
+    args += ["--perms", "0777", "--size", str(RESULTS_MB * 2**20), "--tmpfs", f"{RUN_DIR}/{GRADER_OUT}"]
     if mpl_cache:
         args += ["--ro-bind", os.fspath(mpl_cache), f"{HOME_DIR}/.cache/matplotlib/{Path(mpl_cache).name}"]
     for path in inputs:
@@ -172,6 +178,53 @@ def command(argv, *, helpers_dir, helpers_source, inputs, connection_file, work,
     second = [bwrap(), "--bind", "/", "/", "--die-with-parent"] + unprivileged + tail
     return ([bwrap()] + namespaces + ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
             + view + _environment(Path(sys.executable).parent) + ["--"] + drop + second)
+
+
+PIDS_CGROUPS = ("/sys/fs/cgroup/pids", "/sys/fs/cgroup")  # cgroup v1's pids controller, or v2's unified tree
+
+
+class ProcessCounter:
+    """A pids cgroup of its own for one kernel, where the grader may make one (as root): it caps the processes and
+    threads of the whole sandbox and remembers how often that cap refused a fork (``refused``), also after a fork
+    loop has killed the kernel. Elsewhere ``path`` is None and RLIMIT_NPROC alone caps them."""
+
+    def __init__(self, limit):
+        self.path = None
+        for root in PIDS_CGROUPS:
+            if os.geteuid() != 0 or not os.path.exists(f"{root}/cgroup.procs"):
+                continue
+            try:
+                path = Path(root, "autograder", secrets.token_hex(8))
+                path.mkdir(parents=True)
+                (path / "pids.max").write_text(str(limit))
+                self.path = path
+                return
+            except OSError:
+                continue
+
+    def wrap(self, argv):
+        """``argv`` started inside the cgroup (it joins, then execs)."""
+        if self.path is None:
+            return argv
+        return ["sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', os.fspath(self.path)] + list(argv)
+
+    def refused(self):
+        try:
+            return int((self.path / "pids.events").read_text().split()[1]) if self.path else 0
+        except (OSError, ValueError, IndexError):
+            return 0
+
+    def remove(self, wait=5.0):
+        """Removes the cgroup once its last process has gone (waiting up to ``wait`` seconds for that)."""
+        deadline = time.monotonic() + wait
+        while self.path is not None:
+            try:
+                self.path.rmdir()
+                self.path = None
+            except OSError:
+                if time.monotonic() > deadline:
+                    return
+                time.sleep(0.05)
 
 
 def check_available(helpers_dir):

@@ -1,7 +1,9 @@
 """Shared fixtures: one grading run over every kind of submission, made once per test session."""
 import importlib.util
+import os
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -9,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from autograder.course import NOTEBOOKS, SOLUTIONS, assignments  # noqa: E402
+from autograder.course import NOTEBOOKS, REPO_ROOT, SOLUTIONS, assignments  # noqa: E402
 from autograder.grade import grade  # noqa: E402
 from studentwork import fill_release, write_submission  # noqa: E402
 
@@ -101,6 +103,98 @@ def {fn}(*args, **kwargs):
 '''
 
 
+# Attacks on the sandbox, each in front of honest work (tests/test_attacks.py). "{...}" are filled in per run.
+ESCAPE_PROBE = '''
+import ctypes, os, socket
+_libc = ctypes.CDLL(None, use_errno=True)
+_found = []
+for _line in open("/proc/self/mountinfo"):
+    _point = _line.split()[4].encode()
+    if _libc.umount2(_point, 2) == 0:
+        _found.append("unmounted " + _point.decode())
+    if _libc.mount(None, _point, None, 32 | 4096, None) == 0:
+        _found.append("remounted " + _point.decode())
+if _libc.unshare(0x10000000 | 0x00020000) == 0:
+    _found.append("made a user namespace")
+for _path in {markers}:
+    try:
+        os.makedirs(os.path.dirname(_path), exist_ok=True)
+        with open(_path, "w") as _f:
+            _f.write("planted")
+    except OSError:
+        pass
+for _path in {secrets}:
+    try:
+        open(_path).read()
+        _found.append("read " + _path)
+    except OSError:
+        pass
+try:
+    socket.create_connection(("127.0.0.1", {port}), timeout=2).close()
+    _found.append("connected to the host's loopback")
+except OSError:
+    pass
+print("\\n".join("ESC" + "APED: " + f for f in _found) or "contained")
+'''
+FORK_LOOP = "import os\nwhile True:\n    os.fork()\n"
+DISK_FILL = "with open('fill.bin', 'wb') as _f:\n    for _ in range(2560):\n        _f.write(b'x' * 2**20)\n"
+
+# Delegation to the course's own code, for each assignment: {solution cell: code appended to the right answer}, one
+# cell by a plain import, one by importlib with a computed name, one by reading the module's file and exec-ing it.
+EXEC_FILE = '''
+def _course_module(name):
+    import helpers, os
+    path = os.path.join(os.path.dirname(helpers.__file__), name + ".py")
+    namespace = {"__name__": "helpers." + name, "__package__": "helpers"}
+    exec(compile(open(path).read(), path, "exec"), namespace)
+    return namespace
+'''
+DELEGATIONS = {
+    "01_conv_arithmetic": {
+        "conv_output_size": "from helpers.kernels import conv_output_shape as _shape\n"
+                            "def conv_output_size(w, f, stride=1, pad=0):\n"
+                            "    return _shape((1, 1, w, w), (1, 1, f, f), stride, pad)[2]\n",
+        "conv_params": "import importlib\n"
+                       "def conv_params(n_filters, f, depth, bias=True):\n"
+                       "    arch = importlib.import_module('helpers.' + 'architec' + 'tures')\n"
+                       "    return arch.conv_counts((depth, f, f), n_filters, f, bias=bias)['params']\n",
+        "pool_shape": EXEC_FILE + "def pool_shape(in_shape, r, s):\n"
+                                  "    return _course_module('architectures')['pool_counts'](in_shape, r, s)['shape']\n",
+    },
+    "02_convolution": {
+        "conv_forward": "import helpers.kernels\ndef conv_forward(x, w, b, stride=1, pad=0):\n"
+                        "    return helpers.kernels.conv_forward(x, w, b, stride=stride, pad=pad)\n",
+        "conv_backward": "import importlib\ndef conv_backward(dout, cache):\n"
+                         "    return importlib.import_module('helpers.' + 'kernels').conv_backward(dout, cache)\n",
+        "zero_pad": EXEC_FILE + "def zero_pad(x, pad):\n    return _course_module('kernels')['_pad'](np, x, pad)\n",
+    },
+    "03_pooling": {
+        "max_pool_forward": "from helpers import kernels as _k\ndef max_pool_forward(x, size=2, stride=2):\n"
+                            "    return _k.max_pool_forward(x, size, stride)\n",
+        "max_pool_backward": "import importlib\ndef max_pool_backward(dout, cache):\n"
+                             "    return importlib.import_module('helpers.kernels').max_pool_backward(dout, cache)\n",
+        "avg_pool": EXEC_FILE + "def avg_pool_forward(x, size=2, stride=2):\n"
+                                "    return _course_module('kernels')['avg_pool_forward'](x, size, stride)\n",
+    },
+    "04_resnets": {
+        "relu": "from helpers.kernels import relu_forward as _relu\ndef relu_forward(x):\n    return _relu(x)\n",
+        "batchnorm_forward": "import importlib\ndef batchnorm_forward(x, gamma, beta, bn_param):\n"
+                             "    k = importlib.import_module('helpers.' + 'kernels')\n"
+                             "    return k.batchnorm_forward(x, gamma, beta, bn_param)\n",
+        "conv_counts": EXEC_FILE + "def conv_counts(in_shape, filters, size, stride=1, pad=0, bias=True, bn=False):\n"
+                                   "    return _course_module('architectures')['conv_counts'](in_shape, filters, size,"
+                                   " stride, pad, bias, bn)\n",
+    },
+    "05_training": {
+        "softmax_loss": "from helpers.kernels import softmax_cross_entropy\ndef softmax_loss(scores, y):\n"
+                        "    return softmax_cross_entropy(scores, y)\n",
+        "channel_stats": "import importlib\ndef channel_stats(images):\n"
+                         "    return importlib.import_module('helpers.data')._channel_stats(images)\n",
+        "build_models": EXEC_FILE + "def build_lenet5(seed=0):\n    return _course_module('models')['lenet5'](seed=seed)\n",
+    },
+}
+
+
 def load_mistakes():
     """All mistake corpora: [(module name, assignment, notebook, mistake dict)]."""
     found = []
@@ -139,9 +233,84 @@ def graded(tmp_path_factory):
                           replace={mistake["cell"]: mistake["code"]})
         write_submission(subs, mistake_student(mistake), assignment, {notebook: nb})
     add_fault_submissions(subs)
+    add_delegations(subs)
     out = subs.parent / "grades"
-    rows = grade(subs, out=out, jobs=2, cell_timeout=10, submission_timeout=240, progress=False)
-    return rows, subs, out
+    attack = add_attacks(subs, out, tmp_path_factory.mktemp("elsewhere"))
+    with attack["listener"]:
+        rows = grade(subs, out=out, jobs=2, cell_timeout=10, submission_timeout=240, progress=False)
+    return rows, subs, out, attack
+
+
+def add_delegations(subs):
+    """One submission per assignment whose graded functions delegate to the course's code (DELEGATIONS)."""
+    for assignment, cells in DELEGATIONS.items():
+        (notebook, release), = notebooks_of(NOTEBOOKS / assignment).items()
+        source = SOLUTIONS / assignment / release.name
+        perfect = fill_release(release, source)
+        code = {c.metadata["nbgrader"]["grade_id"]: c.source for c in perfect.cells
+                if c.metadata.get("nbgrader", {}).get("solution")}
+        nb = fill_release(release, source, {cell: code[cell] + "\n" + extra for cell, extra in cells.items()})
+        write_submission(subs, "delegate", assignment, {notebook: nb})
+
+
+class Listener:
+    """A TCP listener on the host's loopback that counts the connections it accepts (none may come)."""
+
+    def __init__(self):
+        import socket
+        import threading
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.accepted = 0
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            conn.close()
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.sock.close()
+
+
+def add_attacks(subs, out, elsewhere):
+    """The escape probe, a fork loop and a disk filler, each in front of the first exercise's right answer.
+
+    Returns what the tests check afterwards: the marker paths (none may exist), the secret files and the listener.
+    """
+    (notebook, release), = notebooks_of(NOTEBOOKS / FAULT_ASSIGNMENT).items()
+    source = SOLUTIONS / FAULT_ASSIGNMENT / release.name
+    first = next(c.metadata["nbgrader"]["grade_id"] for c in nbformat.read(source, as_version=4).cells
+                 if c.metadata.get("nbgrader", {}).get("solution"))
+    first_code = next(c.source for c in fill_release(release, source).cells
+                      if c.metadata.get("nbgrader", {}).get("grade_id") == first)
+    private = elsewhere / "grader_only.txt"
+    private.write_text("the grader's secret")
+    private.chmod(0o600)
+    clone = elsewhere / "another-clone" / "autograder" / "references" / "convolution.py"
+    clone.parent.mkdir(parents=True)
+    clone.write_text("HIDDEN = 'another course clone'\n")
+    clone.chmod(0o644)
+    tag = f"escape-marker-{os.getpid()}"
+    markers = [REPO_ROOT / tag, REPO_ROOT / "autograder" / tag, REPO_ROOT / "solutions" / tag,
+               REPO_ROOT / ".git" / tag, REPO_ROOT / "helpers" / tag, subs / tag, out / tag, elsewhere / tag,
+               Path(tempfile.gettempdir()) / tag, Path.home() / tag]
+    listener = Listener()
+    probe = ESCAPE_PROBE.format(markers=[str(m) for m in markers], secrets=[str(private), str(clone)],
+                                port=listener.port)
+    for student, before in {"attack_escape": probe, "attack_fork_loop": FORK_LOOP,
+                            "attack_disk_fill": DISK_FILL}.items():
+        nb = fill_release(release, source, {first: before + "\n" + first_code})
+        write_submission(subs, student, FAULT_ASSIGNMENT, {notebook: nb})
+    return {"markers": markers, "listener": listener}
 
 
 def add_fault_submissions(subs):

@@ -23,12 +23,12 @@ def feedback_text(out, student, assignment):
 
 
 def test_every_submission_has_every_row(graded):
-    rows, subs, out = graded
+    rows, subs, out, _ = graded
     with open(out / "grades.csv") as f:
         on_disk = list(csv.DictReader(f))
     assert len(on_disk) == len(rows)
     assert set(on_disk[0]) == {"student", "assignment", "notebook", "cell", "points", "max_points", "status",
-                               "reason"}
+                               "reason", "flags"}
     submitted = {(s.name, a.name) for s in subs.iterdir() for a in s.iterdir()}
     assert {(r["student"], r["assignment"]) for r in rows} == submitted
     per_submission = {}
@@ -54,7 +54,7 @@ def test_blank_release_scores_zero_without_errors(graded, assignment):
 @pytest.mark.parametrize("assignment, mistake", [(a, m) for _, a, _, m in load_mistakes()],
                          ids=[m["id"] for *_, m in load_mistakes()])
 def test_each_mistake_loses_points_with_its_message(graded, assignment, mistake):
-    rows, _, out = graded
+    rows, _, out, _ = graded
     student = mistake_student(mistake)
     cell = [r for r in rows_of(rows, student, assignment) if r["cell"] == mistake["test_cell"]]
     assert cell, f"no row for test cell {mistake['test_cell']}"
@@ -64,7 +64,7 @@ def test_each_mistake_loses_points_with_its_message(graded, assignment, mistake)
 
 
 def test_feedback_and_grades_never_show_hidden_tests_references_or_solutions(graded):
-    _, subs, out = graded
+    _, subs, out, _ = graded
     secrets = set()
     for name in assignments():
         for path in (SOLUTIONS / name).glob("*.ipynb"):
@@ -92,7 +92,7 @@ def test_feedback_and_grades_never_show_hidden_tests_references_or_solutions(gra
 
 
 def test_feedback_shows_the_graders_checks(graded):
-    _, _, out = graded
+    _, _, out, _ = graded
     text = feedback_text(out, "release", FAULT_ASSIGNMENT)
     assert "The grader's checks, on new inputs" in text and "[FAIL]" in text and "not implemented yet" in text
 
@@ -112,7 +112,7 @@ def test_when_the_notebook_claims_points_the_grader_says_it_disagrees(graded, ch
 
 
 def test_kernel_cannot_read_the_graders_files(graded):
-    rows, _, out = graded
+    rows, _, out, _ = graded
     assert all(r["status"] == "passed" for r in rows_of(rows, "fault_snoop"))
     text = feedback_text(out, "fault_snoop", FAULT_ASSIGNMENT)
     assert "LEAKED:" not in text, [line for line in text.splitlines() if "LEAKED:" in line]
@@ -132,13 +132,15 @@ def test_huge_output_is_cut_in_the_feedback(graded):
 @pytest.mark.parametrize("student", ["fault_memory", "fault_sleep"])
 def test_a_hog_or_a_sleep_fails_only_its_own_cell(graded, student):
     rows = rows_of(graded[0], student)
-    assert all(r["status"] in ("passed", "partial", "failed") for r in rows), rows
+    assert all(r["status"] in ("passed", "partial", "failed", "limit") for r in rows), rows
     assert rows[0]["points"] == 0 and "not defined" in rows[0]["reason"]
+    if student == "fault_memory":
+        assert rows[0]["status"] == "limit" and "memory limit" in rows[0]["reason"], rows[0]
     assert any(r["status"] == "passed" for r in rows)
 
 
 def test_corrupt_notebook_gets_rows_a_reason_and_a_feedback_page(graded):
-    rows, _, out = graded
+    rows, _, out, _ = graded
     rows = rows_of(rows, "fault_corrupt")
     assert rows and all(r["status"] == "ungradable" and r["points"] == 0 for r in rows)
     assert "not a valid notebook" in rows[0]["reason"]

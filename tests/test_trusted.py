@@ -10,7 +10,7 @@ import pytest
 
 from autograder import references
 from autograder.course import SOLUTIONS, assignments
-from autograder.references import Case, expect, expect_raises
+from autograder.references._common import Case, expect, expect_raises
 from autograder.trusted import NO_RESULTS, judge_cell, read_results, write_inputs
 from helpers.checks import TestCell
 from helpers.dataout import GRADER_OUT, Raised, Unsupported, decode, encode

@@ -13,7 +13,9 @@ from fractions import Fraction
 
 import numpy as np
 
-from autograder.references import Case, expect, expect_raises, problem
+from ._common import Case, expect, expect_raises, problem
+
+ASSIGNMENT = "01_conv_arithmetic"
 from helpers.checks import same
 
 BAD_ARGUMENT = ("TypeError", "ValueError")

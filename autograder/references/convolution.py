@@ -13,7 +13,9 @@ variants for every case, so a wrong answer that one of them explains gets that m
 """
 import numpy as np
 
-from autograder.references import Case, expect, expect_array, expect_raises, problem
+from ._common import Case, expect, expect_array, expect_raises, problem, arrays
+
+ASSIGNMENT = "02_convolution"
 
 # -- references ------------------------------------------------------------------------------------------------------
 
@@ -65,10 +67,6 @@ def _gradients(dout, x, w, stride, pad):
     return dx, dw, db
 
 
-def _arrays(rng):
-    return np.random.default_rng(rng.randrange(2**32))
-
-
 # -- exercise 1: zero_pad --------------------------------------------------------------------------------------------
 
 PAD_ONE_SIDE = "padding on one side only: put pad zeros on BOTH sides of H and of W (the size grows by 2*pad)"
@@ -85,7 +83,7 @@ def _zero_pad_case(group, x, pad):
 
 
 def _zero_pad_cases(rng):
-    g = _arrays(rng)
+    g = arrays(rng)
     known = "the hand-worked example: a (1, 1, 2, 3) batch padded by 1, and pad 0"
     randoms = "12 random batches (N > 1, non-square), pad 0 to 3"
     bad = "a negative pad is rejected"
@@ -120,7 +118,7 @@ def _single_case(group, x_slice, w, b):
 
 
 def _single_cases(rng):
-    g = _arrays(rng)
+    g = arrays(rng)
     known = "the hand-worked example (a 1x2x2 slice)"
     randoms = "10 random slices (several channels, non-square)"
     cases = [_single_case(known, np.array([[[1.0, 2.0], [4.0, 5.0]]]), np.array([[[1.0, 0.0], [2.0, -1.0]]]), 0.5)]
@@ -186,7 +184,7 @@ def _random_layer(rng, g, strides, pads):
 
 
 def _conv_forward_cases(rng):
-    g = _arrays(rng)
+    g = arrays(rng)
     known = "the hand-worked example (3x3 input, 2x2 filter) with S=1, P=0 and with S=2, P=1"
     floor = "a filter that does not fit nicely (7x7 input, 3x3 filter, S=3; 8x6 input, S=2)"
     plain = "6 random batches with S=1, P=0 (N > 1, several filters, non-square)"
@@ -278,7 +276,7 @@ def _backward_case(group, dout, x, w, b, stride, pad):
 
 
 def _conv_backward_cases(rng):
-    g = _arrays(rng)
+    g = arrays(rng)
     known = "the hand-worked example (3x3 input, 2x2 filter, dout of ones)"
     plain = "4 random batches with S=1, P=0 (N > 1, several filters, non-square)"
     strided = "6 random batches with strides 2-3 and padding 1-2, some that do not fit nicely"
@@ -310,7 +308,7 @@ def _conv1x1_case(group, x, w, b):
 
 
 def _conv1x1_cases(rng):
-    g = _arrays(rng)
+    g = arrays(rng)
     known = "a 2-channel 2x2 image through 3 filters, worked by hand"
     randoms = "8 random batches (N > 1, non-square, C and F from 1 to 6)"
     bad = "a filter that is not 1x1, or a channel mismatch, is rejected"
@@ -384,7 +382,7 @@ def _fc_case(group, units, in_shape, g):
 
 
 def _fc_as_conv_cases(rng):
-    g = _arrays(rng)
+    g = arrays(rng)
     known = "10 units on a (2, 3, 3) input"
     randoms = "8 random layers (non-square inputs)"
     bad = "W_fc whose width is not C*H*W is rejected"
@@ -426,7 +424,7 @@ def _edge_judge(pictures):
 
 
 def _edge_cases(rng):
-    g = _arrays(rng)
+    g = arrays(rng)
     pictures = [(np.full((1, 1, 8, 9), float(g.uniform(-2, 2))), None, 0)]
     horizontal = np.zeros((1, 1, 9, 8))
     horizontal[:, :, rng.randint(2, 6):] = 1.0 + g.uniform()

@@ -14,7 +14,9 @@ expected value.
 """
 import numpy as np
 
-from autograder.references import Case, expect_array, expect_raises, problem
+from ._common import Case, expect_array, expect_raises, problem, arrays
+
+ASSIGNMENT = "03_pooling"
 
 # -- references ------------------------------------------------------------------------------------------------------
 
@@ -102,10 +104,6 @@ def _pair_judge(array_judge):
     return judge
 
 
-def _arrays(rng):
-    return np.random.default_rng(rng.randrange(2**32))
-
-
 NOTES_H = np.array([[1.0, 1, 2, 4], [5, 6, 7, 8], [3, 2, 1, 0], [1, 2, 3, 4]])
 
 
@@ -167,7 +165,7 @@ def _bad_args_cases(group, call, g):
 
 
 def _max_forward_cases(rng):
-    g = _arrays(rng)
+    g = arrays(rng)
     known = "the notes' example (4x4 map, 2x2 windows, stride 2; and 3x3, stride 1)"
     tile = "6 random batches with windows that tile the map (size = stride; N > 1, channels, non-square, ties)"
     overlap = "8 random batches with overlapping windows (3x3 stride 2, 2x2 stride 1, ...), some that do not fit nicely"
@@ -205,7 +203,7 @@ def _max_backward_case(group, x, r, s, dout):
 
 
 def _max_backward_cases(rng):
-    g = _arrays(rng)
+    g = arrays(rng)
     known = "the notes' example (3x3 windows, stride 1, dout of ones; 2x2 stride 2) and a tied window"
     tile = "5 random batches with windows that tile the map, inputs with tied maxima"
     overlap = "8 random batches with overlapping windows (3x3 stride 2, 2x2 stride 1, ...), inputs with tied maxima"
@@ -248,7 +246,7 @@ def _avg_backward_case(group, x, r, s, dout):
 
 
 def _avg_cases(rng):
-    g = _arrays(rng)
+    g = arrays(rng)
     known = "forward: the notes' example (4x4 map, 2x2 windows, stride 2)"
     forward = "forward: 8 random batches (N > 1, channels, non-square; tiling and overlapping windows)"
     backward = "backward: the notes' map and 8 random batches, most with overlapping windows"
@@ -312,7 +310,7 @@ def _max_matrix_case(group, H, r, s):
 
 
 def _max_matrix_cases(rng):
-    g = _arrays(rng)
+    g = arrays(rng)
     known = "the notes' example (4x4 map, 2x2 windows, stride 2: A is 4 x 16)"
     randoms = "10 random non-square maps with tied maxima, tiling and overlapping windows (3x3 stride 2, ...)"
     bad = "bad arguments are rejected (window larger than the map, r < 1, s < 1)"
@@ -368,7 +366,7 @@ def _via_matrix_case(group, A, g_up, shape):
 
 
 def _via_matrix_cases(rng):
-    g = _arrays(rng)
+    g = arrays(rng)
     known = "the notes' example (A_MaxPool of the 4x4 map)"
     randoms = "8 random non-square maps: A_MaxPool (with ties) and A_AvgPool, overlapping windows"
     A0 = _matrix(4, 4, 2, 2, _first_max_weights(NOTES_H, 2, 2))
@@ -401,7 +399,7 @@ def _split_case(group, window, g_up):
 
 
 def _split_cases(rng):
-    g = _arrays(rng)
+    g = arrays(rng)
     known = "the notebook's windows ([[2, 2], [0, 1]] and a three-way tie)"
     randoms = "10 random windows of small integers (ties of 2 to 4 entries, some without a tie, some not square)"
     cases = [_split_case(known, np.array([[2.0, 2.0], [0.0, 1.0]]), 1.0),
@@ -448,7 +446,7 @@ def _sparsity_case(group, A):
 
 
 def _sparsity_cases(rng):
-    g = _arrays(rng)
+    g = arrays(rng)
     known = "the notebook's 2x3 matrix and A_AvgPool of a 5x5 map (3x3 windows, stride 2)"
     randoms = "10 random matrices: pooling matrices (overlapping windows) and sparse matrices with negative entries"
     cases = [_sparsity_case(known, np.array([[1.0, 0.0, 2.0], [0.0, 0.0, -1.0]])),
@@ -488,7 +486,7 @@ def _as_conv_case(group, x, r, s):
 
 
 def _as_conv_cases(rng):
-    g = _arrays(rng)
+    g = arrays(rng)
     known = "the notes' example (4x4 map, 2x2 windows, stride 2)"
     randoms = "6 random batches (N > 1, several channels, non-square; 3x3 stride 2 and others)"
     cases = [_as_conv_case(known, NOTES_H.reshape(1, 1, 4, 4), 2, 2)]

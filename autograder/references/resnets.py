@@ -16,7 +16,9 @@ message shows an expected value.
 """
 import numpy as np
 
-from autograder.references import Case, close, expect, expect_array, expect_raises, problem
+from ._common import Case, close, expect, expect_array, expect_raises, problem, arrays
+
+ASSIGNMENT = "04_resnets"
 
 EPS = 1e-5
 
@@ -217,10 +219,6 @@ def _stack_norms(x, blocks, dout, residual):
 # -- random inputs ---------------------------------------------------------------------------------------------------
 
 
-def _arrays(rng):
-    return np.random.default_rng(rng.randrange(2**32))
-
-
 def _batch(rng, g, channels=None, scales=True):
     """A (N, C, H, W) batch, N >= 2, non-square, each channel with its own offset and scale (1e-3 to 30)."""
     n, c = rng.randint(2, 4), channels or rng.randint(2, 4)
@@ -262,7 +260,7 @@ def _relu_case(group, x, dout):
 
 
 def _relu_cases(rng):
-    g = _arrays(rng)
+    g = arrays(rng)
     group = "8 random arrays (2-D and 4-D, with exact zeros): forward and backward"
     cases = []
     for k in range(8):
@@ -355,7 +353,7 @@ def _bn_sequence_case(group, xs, gamma, beta, x_test, momentum):
 
 
 def _bn_forward_cases(rng):
-    g = _arrays(rng)
+    g = arrays(rng)
     train = ("train mode: 6 random batches (N > 1, channels of very different scales, non-square maps), out and "
              "running averages")
     test = "test mode: 4 random batches normalised with given running statistics, which stay as they are"
@@ -413,7 +411,7 @@ def _bn_backward_case(group, x, gamma, beta, bn_param, dout):
 
 
 def _bn_backward_cases(rng):
-    g = _arrays(rng)
+    g = arrays(rng)
     train = "train mode: 8 random batches (N > 1, channels of very different scales, non-square maps)"
     test = "test mode: 4 random batches with given running statistics"
     cases = []
@@ -488,7 +486,7 @@ def _block_forward_case(group, x, params, bn_params, stride, residual):
 
 
 def _block_forward_cases(rng):
-    g = _arrays(rng)
+    g = arrays(rng)
     identity = "identity blocks (stride 1, C -> C): 4 random batches, train mode"
     projection = "projection blocks (stride 2, C -> 2C): 4 random batches, train mode"
     other = "test mode (running statistics) and the plain twin (residual=False): 4 random cases"
@@ -540,7 +538,7 @@ def _block_backward_case(group, x, params, bn_params, stride, residual, dout):
 
 
 def _block_backward_cases(rng):
-    g = _arrays(rng)
+    g = arrays(rng)
     identity = "identity blocks: dx and every parameter's gradient, 4 random cases"
     projection = "projection blocks (stride 2, C -> 2C): dx and every gradient, 4 random cases"
     plain = "the plain twin (residual=False): 2 random cases"
@@ -580,7 +578,7 @@ def _norms_case(group, x, blocks, dout, residual):
 
 
 def _norms_cases(rng):
-    g = _arrays(rng)
+    g = arrays(rng)
     group = "4 random stacks of 1 to 4 blocks, residual and plain"
     cases = []
     for k in range(4):

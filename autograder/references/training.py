@@ -20,22 +20,16 @@ class from the official test batch, uint8, stratified with seed 0), so grading n
 never trains.
 """
 import math
-import zipfile
 from pathlib import Path
 
 import numpy as np
-from numpy.lib import format as npy_format
 
-from autograder.references import Case, expect, expect_array, expect_raises, problem
+from ._checkpoint import CHECKPOINT, checkpoint_accuracy, lenet_shapes, load_checkpoint
+from ._common import Case, expect, expect_array, expect_raises, problem, arrays
 
-TEST_IMAGES = Path(__file__).with_name("cifar10_test_1000.npz")
-CHECKPOINT = "lenet5.npz"
+ASSIGNMENT = "05_training"
+
 PASS_ACCURACY = 0.55
-MAX_CHECKPOINT_BYTES = 4 * 2**20  # LeNet-5 in float64 is 0.5 MB
-
-
-def _arrays(rng):
-    return np.random.default_rng(rng.randrange(2**32))
 
 
 def _pair(got, names="(a, b)"):
@@ -94,7 +88,7 @@ def _stats_case(group, images):
 
 
 def _stats_cases(rng):
-    g = _arrays(rng)
+    g = arrays(rng)
     known = np.zeros((2, 3, 2, 2), dtype=np.uint8)
     known[:, 0] = 255
     known[1, 1] = 255
@@ -160,7 +154,7 @@ def _loss_case(group, scores, y):
 
 
 def _loss_cases(rng):
-    g = _arrays(rng)
+    g = arrays(rng)
     known = "the notebook's examples (equal scores; two examples, three classes)"
     small = "8 random batches (N from 1 to 9, 2 to 12 classes, scores of a few units)"
     large = "6 random batches with scores in the hundreds and thousands (a naive exp overflows)"
@@ -182,7 +176,7 @@ BUILDERS = ("build_lenet5", "build_mini_vgg", "build_mini_resnet")
 
 
 def _initial_loss_cases(rng):
-    g = _arrays(rng)
+    g = arrays(rng)
     cases = []
     for builder in BUILDERS:
         x, y = g.standard_normal((32, 3, 32, 32)), g.integers(0, 10, 32)
@@ -371,7 +365,7 @@ def _relative_case(group, a, b):
 
 
 def _gradient_check_cases(rng):
-    g = _arrays(rng)
+    g = arrays(rng)
     numeric = "numerical_gradient: sum(c x**3) and log(sum(exp(c x))) at 8 random x of 1 to 4 dimensions, to 1e-7"
     cases = []
     for k in range(8):
@@ -420,7 +414,7 @@ def _sgd_case(group, w, dw, v, lr, mu, wd):
 
 
 def _sgd_cases(rng):
-    g = _arrays(rng)
+    g = arrays(rng)
     known = "the notebook's steps (v = 0; v = [1, 0]; weight decay alone)"
     randoms = "8 random steps (arrays of 1 to 4 dimensions, velocity, learning rate, momentum, weight decay)"
     w, dw = np.array([1.0, -2.0]), np.array([0.5, 0.5])
@@ -517,7 +511,7 @@ def _mlp_problem(g, n, d, hidden, k):
 
 
 def _fit_cases(rng):
-    g = _arrays(rng)
+    g = arrays(rng)
     randoms = "5 random training runs of a tiny network (several steps, momentum, weight decay), step by step"
     cases = []
     for k in range(5):
@@ -539,7 +533,7 @@ LR_NAN = "np.argmin picked a nan: ignore the runs whose loss is not finite (np.i
 
 
 def _lr_cases(rng):
-    g = _arrays(rng)
+    g = arrays(rng)
     group = "6 random sweeps, some with diverged runs (nan, inf)"
     cases = []
     for k in range(6):
@@ -662,7 +656,7 @@ def _augment_case(group, x, train):
 
 
 def _augment_cases(rng):
-    g = _arrays(rng)
+    g = arrays(rng)
     cases = []
 
     def batch(n=48):
@@ -743,7 +737,7 @@ def _evaluate_case(group, params, x, y, batch_size):
 
 
 def _evaluate_cases(rng):
-    g = _arrays(rng)
+    g = arrays(rng)
     group = ("5 random conv-BN nets with running statistics, test sets of 7 to 23 images, batch sizes that do not "
              "divide them")
     cases = []
@@ -817,7 +811,7 @@ def _confident_case(group, probs, y, k):
 
 
 def _analysis_cases(rng):
-    g = _arrays(rng)
+    g = arrays(rng)
     cm_group = "confusion_matrix: 4 random label sets (k from 3 to 10); labels outside 0..k-1 raise ValueError"
     cases = []
     for _ in range(4):
@@ -844,91 +838,11 @@ def _analysis_cases(rng):
 
 # -- exercise 11: the LeNet-5 checkpoint -----------------------------------------------------------------------------
 
-def _lenet_shapes():
-    from helpers.models import lenet5
-    return {**{k: v.shape for k, v in lenet5().state_dict().items()}, "mean": (3,), "std": (3,)}
-
-
-def _npy_header(archive, member):
-    """(shape, dtype) from the .npy header of ``member`` of an open zip, without reading its data (a header
-    may promise any size: nothing is allocated before the shape has been checked); ValueError if unreadable."""
-    with archive.open(member) as f:
-        version = npy_format.read_magic(f)
-        if version == (1, 0):
-            shape, _, dtype = npy_format.read_array_header_1_0(f)
-        elif version == (2, 0):
-            shape, _, dtype = npy_format.read_array_header_2_0(f)
-        else:
-            raise ValueError(f"unsupported .npy version {version}")
-    return shape, dtype
-
-
-def load_checkpoint(path):
-    """The arrays of a LeNet-5 checkpoint as float64, read strictly; ValueError saying what is wrong.
-
-    Only a regular file (no link) of at most 4 MiB is read; it must be an .npz holding exactly LeNet-5's weights
-    ("0.w" ... "11.b") and "mean", "std" (3,): float32 or float64 arrays of those shapes (checked in each .npy
-    header before any data is read), finite, std > 0. Nothing is unpickled.
-    """
-    path = Path(path)
-    if path.is_symlink() or not path.is_file():
-        raise ValueError(f"no {CHECKPOINT} was handed in with the notebook: train LeNet-5 (QUICK = False), save it "
-                         f"with the notebook's last cells and hand in {CHECKPOINT}")
-    if path.stat().st_size > MAX_CHECKPOINT_BYTES:
-        raise ValueError(f"{CHECKPOINT} is larger than LeNet-5's weights can be")
-    shapes = _lenet_shapes()
-    try:
-        with zipfile.ZipFile(path) as archive:
-            names = {info.filename.removesuffix(".npy"): info.filename for info in archive.infolist()}
-            headers = {key: _npy_header(archive, names[key]) for key in shapes if key in names}
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, KeyError) as exc:
-        raise ValueError(f"{CHECKPOINT} is not a NumPy .npz file of arrays ({type(exc).__name__})") from None
-    missing, extra = sorted(set(shapes) - set(names)), sorted(set(names) - set(shapes))
-    if missing or extra:
-        raise ValueError(f"{CHECKPOINT} must hold exactly LeNet-5's weights, mean and std (save_checkpoint); "
-                         + "; ".join(f"{what}: {', '.join(keys)}" for what, keys in
-                                     (("missing", missing), ("unexpected", extra)) if keys))
-    for key, shape in shapes.items():
-        found, dtype = headers[key]
-        if tuple(found) != tuple(shape) or dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
-            raise ValueError(f"{CHECKPOINT}: {key} must be a float32 or float64 array of shape {shape}; it is "
-                             f"{dtype} {found}")
-    try:
-        with np.load(path, allow_pickle=False) as saved:
-            arrays = {key: saved[key] for key in shapes}
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
-        raise ValueError(f"{CHECKPOINT} could not be read ({type(exc).__name__})") from None
-    for key, a in arrays.items():
-        if type(a) is not np.ndarray or a.shape != shapes[key] or a.dtype.kind != "f":
-            raise ValueError(f"{CHECKPOINT}: {key} is not a float array of shape {shapes[key]}")
-        if not np.all(np.isfinite(a)):
-            raise ValueError(f"{CHECKPOINT}: {key} holds nan or inf (did the training diverge?)")
-    if not np.all(arrays["std"] > 0):
-        raise ValueError(f"{CHECKPOINT}: std must be positive")
-    return {k: v.astype(np.float64) for k, v in arrays.items()}
-
-
-def checkpoint_accuracy(arrays):
-    """Accuracy of the LeNet-5 ``arrays`` (from ``load_checkpoint``) on the grader's 1,000 test images."""
-    from helpers.backend import to_device
-    from helpers.models import lenet5
-    from helpers.train import predict
-    with np.load(TEST_IMAGES, allow_pickle=False) as saved:
-        x, y = saved["x"], saved["y"]
-    model = lenet5()
-    for name, layer in model.named_layers():
-        for key in layer.params:
-            layer.params[key] = to_device(arrays[f"{name}.{key}"], dtype=np.float32)
-    mean, std = arrays["mean"][:, None, None], arrays["std"][:, None, None]
-    scores = predict(model, ((x / 255 - mean) / std).astype(np.float32))
-    return float((scores.argmax(axis=1) == y).mean())
-
-
 def _checkpoint_cases(submission):
     """Two groups judged from the submission's lenet5.npz, read once here. The kernel's call only shows that
     build_lenet5 exists and is LeNet-5 (the layout the checkpoint is read with)."""
     memo = {}
-    entries = {k: list(v) for k, v in _lenet_shapes().items() if k not in ("mean", "std")}
+    entries = {k: list(v) for k, v in lenet_shapes().items() if k not in ("mean", "std")}
 
     def verdict():
         if not memo:

@@ -1,0 +1,94 @@
+"""Attacks on the grader, each a real submission graded by the real grader (the shared run of conftest.graded):
+the sandbox's walls, its limits, and delegation to the course's own implementations."""
+import threading
+
+import nbformat
+import pytest
+
+from autograder.course import NOTEBOOKS, SOLUTIONS
+from autograder.grade import grade
+from autograder.guard import DELEGATED, course_fingerprints, pasted
+from autograder.course import HELPERS
+from conftest import DELEGATIONS, FAULT_ASSIGNMENT, notebooks_of, rows_of
+from studentwork import fill_release, write_submission
+from test_grading import feedback_text
+
+
+def test_escape_probe_is_contained_and_keeps_full_marks(graded):
+    rows, _, out, attack = graded
+    assert rows_of(rows, "attack_escape") and all(r["status"] == "passed" for r in rows_of(rows, "attack_escape"))
+    text = feedback_text(out, "attack_escape", FAULT_ASSIGNMENT)
+    assert "contained" in text and "ESCAPED" not in text, [line for line in text.splitlines() if "ESCAPED" in line]
+
+
+def test_nothing_was_written_outside_the_sandbox(graded):
+    planted = [m for m in graded[3]["markers"] if m.exists()]
+    for marker in planted:
+        marker.unlink()
+    assert not planted, planted
+
+
+def test_the_hosts_loopback_got_no_connection(graded):
+    assert graded[3]["listener"].accepted == 0
+
+
+@pytest.mark.parametrize("student, limit", [("attack_fork_loop", "process limit"), ("attack_disk_fill", "disk limit")])
+def test_a_loop_at_a_limit_gets_rows_naming_the_limit(graded, student, limit):
+    rows = rows_of(graded[0], student)
+    assert rows and rows[0]["status"] == "limit" and limit in rows[0]["reason"], rows[0]
+    assert rows[0]["points"] == 0
+
+
+def test_other_submissions_are_untouched_by_the_attacks(graded):
+    rows = graded[0]
+    for student in ("solutions", "fault_noisy", "fault_deleted_tests"):
+        got = [r for r in rows_of(rows, student, FAULT_ASSIGNMENT)]
+        assert got and all(r["status"] == "passed" for r in got), (student, got)
+
+
+@pytest.mark.parametrize("assignment", sorted(DELEGATIONS))
+def test_delegating_to_the_course_scores_zero_for_the_cell(graded, assignment):
+    rows = rows_of(graded[0], "delegate", assignment)
+    delegated = {r["cell"] for r in rows if DELEGATED in r["reason"]}
+    assert len(delegated) >= 3, [(r["cell"], r["points"], r["reason"][:120]) for r in rows]
+    assert all(r["points"] == 0 for r in rows if r["cell"] in delegated)
+    assert any(r["status"] == "passed" for r in rows), "cells that do not delegate keep their points"
+
+
+def test_pasted_course_code_is_flagged_not_scored():
+    source = (HELPERS / "kernels.py").read_text()
+    start = source.index("def max_pool_forward(")
+    pasted_in = source[start:source.index("\ndef ", start + 1)].replace("out_h", "rows").replace("size", "k")
+    prints = course_fingerprints(HELPERS, "03_pooling")
+    assert pasted([pasted_in], prints) == [("max_pool_forward", "helpers.kernels.max_pool_forward")]
+    own = "def max_pool_forward(x, size=2, stride=2):\n    return x[:, :, ::stride, ::stride], None\n"
+    assert pasted([own], prints) == []
+
+
+def test_two_grading_runs_at_once_cannot_see_each_other(tmp_path):
+    (notebook, release), = notebooks_of(NOTEBOOKS / FAULT_ASSIGNMENT).items()
+    source = SOLUTIONS / FAULT_ASSIGNMENT / release.name
+    first = next(c.metadata["nbgrader"]["grade_id"] for c in nbformat.read(source, as_version=4).cells
+                 if c.metadata.get("nbgrader", {}).get("solution"))
+    code = next(c.source for c in fill_release(release, source).cells
+                if c.metadata.get("nbgrader", {}).get("grade_id") == first)
+    other = tmp_path / "run_a"
+    snoop = (f"import glob\n_seen = glob.glob('/tmp/autograder-*') + glob.glob({str(other)!r} + '/**', recursive=True)\n"
+             "print('SAW:', _seen)\nimport time\ntime.sleep(2)\n")
+    write_submission(other / "subs", "a", FAULT_ASSIGNMENT, {notebook: fill_release(release, source, {first: snoop + code})})
+    write_submission(tmp_path / "run_b" / "subs", "b", FAULT_ASSIGNMENT,
+                     {notebook: fill_release(release, source, {first: snoop + code})})
+    results = {}
+
+    def run(name):
+        results[name] = grade(tmp_path / name / "subs", out=tmp_path / name / "out", jobs=1, progress=False)
+
+    threads = [threading.Thread(target=run, args=(name,)) for name in ("run_a", "run_b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for name, student in (("run_a", "a"), ("run_b", "b")):
+        assert all(r["status"] == "passed" for r in results[name]), results[name]
+        text = feedback_text(tmp_path / name / "out", student, FAULT_ASSIGNMENT)
+        assert "SAW: []" in text, [line for line in text.splitlines() if "SAW:" in line]
