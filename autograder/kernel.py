@@ -1,9 +1,8 @@
 """Kernels for grading: nbgrader's Execute preprocessor with every kernel sealed by ``autograder.sandbox``.
 
 The kernel has no network, so it talks to the grader over ZMQ's ``ipc`` transport: its sockets are files in the
-sandbox's own ``/tmp``, which the grader reaches through ``/proc/<pid>/root`` of a process inside. The grader
-connects once the sockets exist, before any student code has run, and never reconnects (a socket path swapped
-for a link later leads nowhere). After each graded cell the results it recorded are copied out of the sandbox
+sandbox's own ``/tmp``, which the grader reaches through ``/proc/<pid>/root`` of a process inside, once the
+sockets exist and before any student code has run. After each graded cell the results it recorded are copied out of the sandbox
 (``copy_results``), since the sandbox's files vanish with it.
 """
 import asyncio
@@ -14,9 +13,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import zmq
-from jupyter_client.asynchronous import AsyncKernelClient
-from jupyter_client.connect import channel_socket_types
 from jupyter_client.manager import AsyncKernelManager
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbgrader.preprocessors import Execute
@@ -31,24 +27,7 @@ LIMIT_MARK = "sandbox limit:"
 SOCKET_NAMES = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
 
 
-class _NoReconnect:
-    """Kernel sockets that connect once and never follow a changed path again."""
-
-    def _create_connected_socket(self, channel, identity=None):
-        sock = self.context.socket(channel_socket_types[channel])
-        sock.linger = 1000
-        sock.setsockopt(zmq.RECONNECT_IVL, -1)
-        if identity:
-            sock.identity = identity
-        sock.connect(self._make_url(channel))
-        return sock
-
-
-class SandboxKernelClient(_NoReconnect, AsyncKernelClient):
-    """The client of a sandboxed kernel."""
-
-
-class SandboxKernelManager(_NoReconnect, AsyncKernelManager):
+class SandboxKernelManager(AsyncKernelManager):
     """A kernel manager whose kernels run sealed (``autograder.sandbox``)."""
 
     helpers_dir = Unicode(help="The course's helpers/ folder.").tag(config=True)
@@ -64,7 +43,6 @@ class SandboxKernelManager(_NoReconnect, AsyncKernelManager):
         super().__init__(**kwargs)
         self.transport = "ipc"
         self.ip = f"{sandbox.SOCKET_DIR}/kernel"
-        self.client_class = "autograder.kernel.SandboxKernelClient"
         self.sandbox_pid = None
         self.counter = None
 
@@ -86,7 +64,8 @@ class SandboxKernelManager(_NoReconnect, AsyncKernelManager):
         self.counter = sandbox.ProcessCounter(self.processes)
         return self.counter.wrap(sandbox.command(argv, helpers_dir=self.helpers_dir, helpers_source=self.helpers_source or
                                self.helpers_dir, inputs=inputs, connection_file=connection, work=work,
-                               limits=self.limits, mpl_cache=self.mpl_cache or None))
+                               limits=self.limits, mpl_cache=self.mpl_cache or None,
+                               capped_elsewhere=self.counter.path is not None))
 
     async def _async_post_start_kernel(self, **kw):
         self.sandbox_pid = await self._wait_for_sockets()
@@ -125,8 +104,8 @@ class SandboxKernelManager(_NoReconnect, AsyncKernelManager):
         if process.poll() == 128 + signal.SIGXCPU:
             return f"{LIMIT_MARK} the kernel used up its CPU time ({self.cpu_seconds} s per process) and was stopped"
         if self.counter is not None and self.counter.refused():
-            return (f"{LIMIT_MARK} the notebook reached its process limit ({self.processes} processes and threads): "
-                    "a fork loop, which also kills the kernel")
+            return (f"{LIMIT_MARK} the notebook reached its process limit ({self.processes} processes and threads), "
+                    "and its kernel stopped answering")
         return None
 
 
@@ -195,7 +174,7 @@ class SandboxedExecute(Execute):
         except (DeadKernelError, CellTimeoutError) as exc:
             reason = self.km.limit_reason() if self.km is not None else None
             if reason:
-                raise type(exc)(f"{exc} ({reason})") from exc
+                raise type(exc)(f"{reason}; {exc}") from exc
             raise
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
         if cell.metadata.get("nbgrader", {}).get("grade") and grade_id and self.km.sandbox_pid:

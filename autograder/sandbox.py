@@ -41,9 +41,9 @@ RESULTS_MB = 128  # a tmpfs of its own for the recorded results, so that a full 
 ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "nsswitch.conf", "hosts")
 PASSED_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
               "MKL_NUM_THREADS", "TZ")
-INSTALL_HINT = ("install bubblewrap (Debian/Ubuntu: sudo apt-get install bubblewrap; Fedora: sudo dnf install "
-                "bubblewrap; use the distribution's package: on Ubuntu 24.04 its AppArmor profile is what allows "
-                "unprivileged user namespaces)")
+INSTALL_HINT = ("Debian/Ubuntu: sudo apt-get install bubblewrap; Fedora: sudo dnf install bubblewrap; use the "
+                "distribution's package: on Ubuntu 24.04 its AppArmor profile is what allows unprivileged user "
+                "namespaces")
 
 
 class SandboxError(RuntimeError):
@@ -69,7 +69,7 @@ def bwrap():
     if not sys.platform.startswith("linux"):
         raise SandboxError("the kernel sandbox needs Linux (bubblewrap and namespaces)")
     if not path:
-        raise SandboxError(f"bubblewrap is not installed: {INSTALL_HINT}")
+        raise SandboxError(f"bubblewrap is not installed ({INSTALL_HINT})")
     return path
 
 
@@ -106,6 +106,10 @@ def _view(helpers_dir, helpers_source, inputs, connection_file, identity_files, 
     for name in ETC_FILES:
         args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
     args += ["--ro-bind", identity_files[0], "/etc/passwd", "--ro-bind", identity_files[1], "/etc/group"]
+    # the writable tmpfs first: a Python environment that lives under /tmp is then bound on top of it
+    args += ["--proc", "/proc", "--dev", "/dev",
+             "--perms", "1777", "--size", str(SHM_MB * 2**20), "--tmpfs", "/dev/shm",
+             "--perms", "1777", "--size", "{disk_bytes}", "--tmpfs", "/tmp"]
     made = set()
     for root in readable_roots(helpers_dir):
         for parent in _parents(root):
@@ -114,9 +118,6 @@ def _view(helpers_dir, helpers_source, inputs, connection_file, identity_files, 
                 args += ["--perms", "0755", "--dir", os.fspath(parent)]
         source = helpers_source if root == Path(helpers_dir).resolve() else root
         args += ["--ro-bind", os.fspath(source), os.fspath(root)]
-    args += ["--proc", "/proc", "--dev", "/dev",
-             "--perms", "1777", "--size", str(SHM_MB * 2**20), "--tmpfs", "/dev/shm",
-             "--perms", "1777", "--size", "{disk_bytes}", "--tmpfs", "/tmp"]
     for folder in (RUN_DIR, HOME_DIR, SOCKET_DIR, f"{HOME_DIR}/.cache/matplotlib"):
         args += ["--perms", "0777", "--dir", folder]
     args += ["--perms", "0777", "--size", str(RESULTS_MB * 2**20), "--tmpfs", f"{RUN_DIR}/{GRADER_OUT}"]
@@ -148,7 +149,7 @@ def identity_files(folder, uid, gid):
 
 
 def command(argv, *, helpers_dir, helpers_source, inputs, connection_file, work, limits=Limits(), ids=None,
-            mpl_cache=None):
+            mpl_cache=None, capped_elsewhere=False):
     """The full command line that runs ``argv`` (the kernel) sealed.
 
     Args:
@@ -161,6 +162,8 @@ def command(argv, *, helpers_dir, helpers_source, inputs, connection_file, work,
         limits: a Limits.
         ids: (uid, gid) to run as; default ``sandbox_ids()``.
         mpl_cache: matplotlib's font cache file to lend read-only (saves building it in every kernel).
+        capped_elsewhere: a ProcessCounter caps the processes: RLIMIT_NPROC then leaves it a margin, so that the
+            cgroup refuses first and counts the refusal.
     """
     uid, gid = ids or sandbox_ids()
     argv = [CONNECTION_FILE if arg == os.fspath(connection_file) else arg for arg in argv]
@@ -168,7 +171,10 @@ def command(argv, *, helpers_dir, helpers_source, inputs, connection_file, work,
     view = [str(limits.disk_mb * 2**20) if a == "{disk_bytes}" else a for a in view]
     namespaces = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
                   "--hostname", "sandbox", "--die-with-parent"]
-    limited = ["prlimit", f"--nproc={limits.processes}", f"--as={limits.memory_mb * 2**20}",
+    # RLIMIT_NPROC counts all processes and threads of the real uid: a kernel's own uid (root graders) starts at
+    # none; a normal user's already runs others, which the limit must leave room for
+    nproc = limits.processes + (0 if os.geteuid() == 0 else _tasks_of(uid)) + (16 if capped_elsewhere else 0)
+    limited = ["prlimit", f"--nproc={nproc}", f"--as={limits.memory_mb * 2**20}",
                f"--cpu={limits.cpu_seconds}:{limits.cpu_seconds + 10}", "--"]
     unprivileged = ["--unshare-user", "--disable-userns", "--uid", str(uid), "--gid", str(gid), "--cap-drop", "ALL"]
     tail = ["--chdir", RUN_DIR, "--"] + limited + list(argv)
@@ -227,6 +233,20 @@ class ProcessCounter:
                 time.sleep(0.05)
 
 
+def _tasks_of(uid):
+    """How many processes and threads the user ``uid`` runs now."""
+    count = 0
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/status") as f:
+                fields = dict(line.split(":", 1) for line in f if ":" in line)
+            if int(fields["Uid"].split()[0]) == uid:
+                count += int(fields["Threads"])
+        except (OSError, ValueError, KeyError):
+            continue
+    return count
+
+
 def check_available(helpers_dir):
     """Starts a sealed Python once; raises SandboxError with the reason and what to do when it cannot start."""
     import tempfile
@@ -240,6 +260,7 @@ def check_available(helpers_dir):
         probe = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     if probe.returncode != 0:
         detail = (probe.stderr.strip().splitlines() or [f"exit status {probe.returncode}"])[-1]
-        raise SandboxError(f"bubblewrap could not start a sealed kernel ({detail}). Check that {INSTALL_HINT}, that "
-                           f"user namespaces are allowed, and that the course and its Python environment are "
-                           f"readable by other users (chmod o+rX) when grading as root")
+        raise SandboxError(f"bubblewrap could not start a sealed kernel ({detail}). Check that bubblewrap is "
+                           f"installed ({INSTALL_HINT}), that user namespaces are allowed, and, when grading as "
+                           f"root, that the course and its Python environment are readable by other users "
+                           f"(chmod o+rX)")

@@ -1,5 +1,6 @@
 """Attacks on the grader, each a real submission graded by the real grader (the shared run of conftest.graded):
 the sandbox's walls, its limits, and delegation to the course's own implementations."""
+import re
 import threading
 
 import nbformat
@@ -58,7 +59,7 @@ def test_delegating_to_the_course_scores_zero_for_the_cell(graded, assignment):
 def test_pasted_course_code_is_flagged_not_scored():
     source = (HELPERS / "kernels.py").read_text()
     start = source.index("def max_pool_forward(")
-    pasted_in = source[start:source.index("\ndef ", start + 1)].replace("out_h", "rows").replace("size", "k")
+    pasted_in = re.sub(r"\bout_h\b", "height_out", source[start:source.index("\ndef ", start + 1)])
     prints = course_fingerprints(HELPERS, "03_pooling")
     assert pasted([pasted_in], prints) == [("max_pool_forward", "helpers.kernels.max_pool_forward")]
     own = "def max_pool_forward(x, size=2, stride=2):\n    return x[:, :, ::stride, ::stride], None\n"

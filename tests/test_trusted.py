@@ -1,4 +1,5 @@
 """The trusted side of grading: the data-out codec, reading results strictly, judging, and full coverage."""
+import ast
 import base64
 import json
 import pickle
@@ -11,6 +12,8 @@ import pytest
 from autograder import references
 from autograder.course import SOLUTIONS, assignments
 from autograder.references._common import Case, expect, expect_raises
+from autograder.guard import DELEGATED, SWITCHED_OFF
+from autograder.outcomes import cell_outcome
 from autograder.trusted import NO_RESULTS, judge_cell, read_results, write_inputs
 from helpers.checks import TestCell
 from helpers.dataout import GRADER_OUT, Raised, Unsupported, decode, encode
@@ -91,14 +94,63 @@ def test_judge_cell_scores_groups_and_never_shows_expected_values():
              Case("known answers", "f", (8,), judge=expect(8)),
              Case("bad arguments", "f", (-1,), judge=expect_raises("ValueError", hint="w must be >= 1")),
              Case("random", "f", (1,), judge=expect(1))]
-    score, lines = judge_cell(cases, [31336, 8, Raised("ValueError", "no"), 1], points=3)
-    assert score == 2.0
-    assert lines == ["[FAIL] known answers (1 of 2 cases): one short: the +1?", "[ok] bad arguments", "[ok] random"]
-    assert "31337" not in "".join(lines)
-    score, lines = judge_cell(cases, None, points=3)
-    assert score == 0.0 and all(NO_RESULTS in line for line in lines)
-    score, lines = judge_cell(cases, [Raised("NotImplementedError", ""), Unsupported("x.Anything"), 0, 0], 3)
-    assert score == 0.0 and "not implemented yet" in lines[0] and "x.Anything" not in lines[0]
+    verdict = judge_cell(cases, [31336, 8, Raised("ValueError", "no"), 1], points=3)
+    assert verdict.points == 2.0 and not verdict.grader_errors and not verdict.delegated
+    assert [(c.group, c.passed, c.message) for c in verdict.checks] == [
+        ("known answers (1 of 2 cases)", False, "one short: the +1?"), ("bad arguments", True, ""),
+        ("random", True, "")]
+    assert verdict.lines == ["[FAIL] known answers (1 of 2 cases): one short: the +1?", "[ok] bad arguments",
+                             "[ok] random"]
+    assert "31337" not in "".join(verdict.lines)
+    verdict = judge_cell(cases, None, points=3)
+    assert verdict.points == 0.0 and all(NO_RESULTS in line for line in verdict.lines)
+    verdict = judge_cell(cases, [Raised("NotImplementedError", ""), Unsupported("x.Anything"), 0, 0], 3)
+    assert verdict.points == 0.0 and "not implemented yet" in verdict.lines[0]
+    assert "x.Anything" not in verdict.lines[0]
+
+
+def test_a_check_that_raises_fails_only_its_own_group():
+    def broken(got):
+        return got != [1, 2]  # a multi-element array makes this comparison raise
+
+    cases = [Case("fine", "f", judge=expect(3)), Case("broken", "g", judge=broken)]
+    verdict = judge_cell(cases, [3, np.array([1, 2, 3])], points=2)
+    assert verdict.points == 1.0
+    assert verdict.checks[0].passed and not verdict.checks[1].passed
+    assert verdict.checks[1].message.startswith("grader error: ValueError")
+    assert len(verdict.grader_errors) == 1 and "Traceback" in verdict.grader_errors[0]
+    status, reason = cell_outcome(verdict, None, 2)
+    assert status == "error" and "grader error" in reason
+
+
+def test_a_call_that_reaches_switched_off_course_code_scores_the_cell_zero():
+    cases = [Case("one", "f", judge=expect(3)), Case("two", "f", judge=expect(4))]
+    verdict = judge_cell(cases, [3, Raised(SWITCHED_OFF, "helpers.kernels.conv_forward answers ...")], points=2)
+    assert verdict.points == 0.0 and verdict.delegated
+    assert all(not c.passed and c.message == DELEGATED for c in verdict.checks)
+    assert cell_outcome(verdict, None, 2) == ("failed", f"one: {DELEGATED}; two: {DELEGATED}")
+
+
+@pytest.mark.parametrize("assignment", assignments())
+def test_every_call_names_a_function_the_solution_defines(assignment):
+    defined = set()
+    for path in (SOLUTIONS / assignment).glob("*.ipynb"):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type == "code":
+                defined |= {n.name for n in ast.walk(ast.parse(_python(cell.source)))
+                            if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    calls = {case.call for cell_cases in references.cases_for(assignment, random.Random(0), SOLUTIONS / assignment).values()
+             for case in cell_cases}
+    assert calls <= defined, sorted(calls - defined)
+
+
+def _python(source):
+    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
+
+
+def test_a_reference_module_must_name_its_assignment():
+    with pytest.raises(LookupError, match="03_pooling"):
+        references.load("06_pooling")
 
 
 def test_kernel_side_records_what_the_functions_return(tmp_path, monkeypatch):
