@@ -102,6 +102,7 @@ def grade(submissions, out=None, jobs=None, cell_timeout=CELL_TIMEOUT, submissio
     finally:
         shutil.rmtree(work, ignore_errors=True)
     write_csv(rows, out / "grades.csv")
+    write_checks(rows, out / "checks.csv")
     return rows
 
 
@@ -216,9 +217,23 @@ def _job_error_rows(job, status, reason):
 
 def write_csv(rows, path):
     with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=FIELDS)
+        writer = csv.DictWriter(f, fieldnames=FIELDS, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
+
+
+CHECK_FIELDS = ("student", "assignment", "notebook", "cell", "group", "passed", "message")
+
+
+def write_checks(rows, path):
+    """One row per check of the grader (a group of cases) of every graded cell: what a class report counts."""
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(CHECK_FIELDS)
+        for row in rows:
+            for check in row.get("checks", []):
+                writer.writerow([row["student"], row["assignment"], row["notebook"], row["cell"], check["group"],
+                                 int(check["passed"]), check["message"]])
 
 
 def summarize(rows):

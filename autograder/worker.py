@@ -137,7 +137,8 @@ def read_grades(course, student, assignment, cells, problems, result, cases, job
                     nb_cell.outputs.append(nbformat.v4.new_output(
                         "stream", name="stdout", text=GRADER_HEADER + "".join(f"{line}\n" for line in lines)))
                 rows.append(dict(zip(FIELDS, (student, assignment, notebook, cell, points, max_points,
-                                              status, reason, flags))))
+                                              status, reason, flags)),
+                                 checks=[vars(check) for check in judgement.checks]))
             gb.db.commit()
             _write_notebook(nb, path)
     return rows

@@ -11,8 +11,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from autograder.course import NOTEBOOKS, REPO_ROOT, SOLUTIONS, assignments  # noqa: E402
+from autograder.course import HELPERS, NOTEBOOKS, REPO_ROOT, SOLUTIONS, assignments  # noqa: E402
 from autograder.grade import grade  # noqa: E402
+from autograder.sandbox import SandboxError, check_available  # noqa: E402
 from studentwork import fill_release, write_submission  # noqa: E402
 
 MISTAKES_DIR = Path(__file__).parent / "mistakes"
@@ -220,6 +221,10 @@ def graded(tmp_path_factory):
 
     Returns (rows, submissions folder, output folder).
     """
+    try:
+        check_available(HELPERS)
+    except SandboxError as exc:
+        pytest.fail(f"grading needs its sandbox: {exc}")
     subs = tmp_path_factory.mktemp("submissions")
     for name in assignments():
         source, release = notebooks_of(SOLUTIONS / name), notebooks_of(NOTEBOOKS / name)

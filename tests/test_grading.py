@@ -38,6 +38,17 @@ def test_every_submission_has_every_row(graded):
         assert cells == [r["cell"] for r in rows_of(rows, "solutions", assignment)], (student, assignment)
 
 
+def test_checks_csv_has_every_check_of_every_graded_cell(graded):
+    rows, _, out, _ = graded
+    with open(out / "checks.csv") as f:
+        checks = list(csv.DictReader(f))
+    assert len(checks) == sum(len(r["checks"]) for r in rows)
+    solved = [c for c in checks if c["student"] == "solutions"]
+    assert solved and all(c["passed"] == "1" for c in solved)
+    mistakes = {(c["student"], c["cell"]) for c in checks if c["passed"] == "0"}
+    assert {(r["student"], r["cell"]) for r in rows if r["status"] in ("partial", "failed")} <= mistakes
+
+
 @pytest.mark.parametrize("assignment", assignments())
 def test_solutions_score_full_marks(graded, assignment):
     rows = rows_of(graded[0], "solutions", assignment)
