@@ -4,11 +4,12 @@ import os
 import sys
 
 from .course import CELL_TIMEOUT, HELPERS, NOTEBOOKS
-from .grade import SUBMISSION_TIMEOUT, format_table, grade, summarize
+from .grade import format_table, grade, summarize
 from .outcomes import UNSANDBOXED
 from .release import GraderError, release
 from .sandbox import Limits, SandboxError, check_available
 from .selftest import selftest
+from .task import SUBMISSION_TIMEOUT, Settings
 
 
 def _sandbox_ok(args):
@@ -23,8 +24,10 @@ def _sandbox_ok(args):
     return True
 
 
-def _limits(args):
-    return Limits(args.max_processes, args.memory_mb, args.cpu_seconds, args.disk_mb)
+def _settings(args, sandbox):
+    limits = Limits(args.max_processes, args.memory_mb, args.cpu_seconds, args.disk_mb)
+    return Settings(cell_timeout=args.cell_timeout, submission_timeout=args.submission_timeout, sandbox=sandbox,
+                    limits=limits, seed=args.seed)
 
 
 def main(argv=None):
@@ -40,10 +43,17 @@ def main(argv=None):
         if name == "grade":
             p.add_argument("dir", help="folder of <student>/<assignment>/ submissions")
             p.add_argument("--out", help="output folder (default: a grades/ folder beside DIR)")
-            p.add_argument("--cell-timeout", type=int, default=CELL_TIMEOUT, help="seconds per cell")
-            p.add_argument("--submission-timeout", type=int, default=SUBMISSION_TIMEOUT,
-                           help="seconds per submission")
-        p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel workers (default: cores)")
+            p.add_argument("--scheduler", help="grade on this Dask scheduler (tcp://host:8786) instead of locally")
+            p.add_argument("--scheduler-file", help="grade on the Dask scheduler described in this file "
+                                                    "(dask scheduler --scheduler-file, dask-jobqueue, ...)")
+            p.add_argument("--force", action="store_true", help="regrade every submission, changed or not")
+            p.add_argument("--student", action="append", default=[], metavar="NAME",
+                           help="grade only this student's submissions (repeatable); others keep their rows")
+        p.add_argument("--cell-timeout", type=int, default=CELL_TIMEOUT, help="seconds per cell")
+        p.add_argument("--submission-timeout", type=int, default=SUBMISSION_TIMEOUT, help="seconds per submission")
+        p.add_argument("--seed", type=int, help="draw the grader's random cases from this seed (reproducible runs)")
+        p.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                       help="local Dask workers (default: cores; ignored with --scheduler)")
         p.add_argument("--no-sandbox", action="store_true", help="run kernels unsandboxed (trusted code only)")
         defaults = Limits()
         p.add_argument("--max-processes", type=int, default=defaults.processes,
@@ -64,15 +74,16 @@ def main(argv=None):
         sandbox = _sandbox_ok(args)
         if args.command == "grade":
             out = args.out or os.path.join(os.path.dirname(os.path.abspath(args.dir)), "grades")
-            rows = grade(args.dir, out=out, jobs=args.jobs, cell_timeout=args.cell_timeout,
-                         submission_timeout=args.submission_timeout, sandbox=sandbox, limits=_limits(args))
+            rows = grade(args.dir, out=out, jobs=args.jobs, settings=_settings(args, sandbox),
+                         scheduler=args.scheduler, scheduler_file=args.scheduler_file, force=args.force,
+                         students=args.student)
             print(format_table(summarize(rows)))
             if not sandbox:
                 print(f"\nNOT SANDBOXED (--no-sandbox): {UNSANDBOXED}")
             print(f"\n{len(rows)} graded cells -> {os.path.join(out, 'grades.csv')}; "
                   f"feedback in {os.path.join(out, 'feedback')}")
             return 0
-        ok, summary = selftest(jobs=args.jobs, sandbox=sandbox, limits=_limits(args))
+        ok, summary = selftest(jobs=args.jobs, settings=_settings(args, sandbox))
         print(format_table(summary))
         print("\nselftest " + ("passed: solutions 100%, release 0" if ok else
                                "FAILED: solutions must score 100% and the release 0, with status ok"))

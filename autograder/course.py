@@ -1,8 +1,11 @@
 """Where the course's files are, which assignments exist, and the nbgrader configuration every run uses."""
+import functools
 import os
 import re
 import sys
 from pathlib import Path
+
+import nbformat
 
 from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds,
                                     Execute, IgnorePattern, OverwriteKernelspec, SaveAutoGrades)
@@ -38,6 +41,17 @@ def assignments(solutions=SOLUTIONS):
     if not Path(solutions).is_dir():
         return []
     return sorted(p.name for p in Path(solutions).iterdir() if p.is_dir() and ASSIGNMENT_NAME.match(p.name))
+
+
+@functools.lru_cache(maxsize=None)
+def graded_cells(assignment, solutions=SOLUTIONS):
+    """{notebook name: [(grade_id, points), ...]} of the graded cells of ``assignment``, in notebook order."""
+    cells = {}
+    for path in sorted((Path(solutions) / assignment).glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        cells[path.stem] = [(c.metadata["nbgrader"]["grade_id"], float(c.metadata["nbgrader"]["points"]))
+                            for c in nb.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade")]
+    return cells
 
 
 def nbgrader_config(cell_timeout=CELL_TIMEOUT, sandbox=True, helpers_source=None, limits=Limits(), mpl_cache=None):

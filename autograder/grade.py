@@ -1,62 +1,29 @@
-"""Grade a folder of submissions in parallel: ``python -m autograder grade DIR``.
+"""Grade a folder of submissions: ``python -m autograder grade DIR``.
 
-DIR holds ``<student>/<assignment>/*.ipynb``. ``--jobs`` worker processes (``autograder.worker``) grade the
-submissions, each in a scratch copy of the course, with its kernel in ``autograder.sandbox``. The grader
-writes ``grades.csv`` (one row per student x assignment x graded cell) and ``feedback/<student>/<assignment>/
-<notebook>.html`` into the output folder, and returns the rows. A submission that cannot be graded still gets
-its rows, with a status and a reason; nothing is dropped.
+DIR holds ``<student>/<assignment>/*.ipynb`` (and handed-in files such as ``lenet5.npz``). Each submission
+becomes one sealed Task (``autograder.task``), graded on Dask (``autograder.cluster``): a LocalCluster of
+``jobs`` workers by default, or an existing cluster. The output folder gets ``grades.csv`` (one row per student
+x assignment x graded cell), ``checks.csv`` (every check of the grader) and ``feedback/<student>/<assignment>/
+<notebook>.html``. A submission that cannot be graded still gets its rows, with a status and a reason.
+
+Re-running on the same folder grades only the submissions whose files changed (``.graded.json`` in the output
+folder keeps a hash of each); ``force`` regrades all, ``students`` just those.
 """
 import csv
 import json
-import os
-import random
-import select
 import shutil
-import signal
-import subprocess
 import sys
-import tempfile
-import time
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import astuple
 from pathlib import Path
 
-from nbgrader.api import Gradebook
-from tqdm import tqdm
-
 from . import references
-from .course import CELL_TIMEOUT, HELPERS, SOLUTIONS, assignments
-from .guard import prepare_helpers
-from .outcomes import FIELDS, error_rows, last_error
-from .release import GraderError, generate_assignment
-from .sandbox import Limits
-from .worker import DONE, write_failure_pages
+from .cluster import Cluster
+from .course import REPO_ROOT, SOLUTIONS, assignments, graded_cells
+from .outcomes import FIELDS
+from .release import GraderError
+from .task import Settings, course_version, read_task
 
-SUBMISSION_TIMEOUT = 900  # seconds for a whole submission, kernel start and feedback included
-
-
-def prepare_template(assignment, root, solutions=SOLUTIONS):
-    """Makes a scratch course at ``root`` whose gradebook knows ``assignment``; returns its graded cells.
-
-    Returns:
-        {notebook name: [(cell name, max points), ...]} in notebook order.
-    """
-    generate_assignment(assignment, root, solutions)
-    shutil.rmtree(root / "release", ignore_errors=True)
-    for notebook in (root / "source" / assignment).glob("*.ipynb"):
-        notebook.unlink()  # the gradebook holds what grading needs; no source notebook near a submission
-    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
-        cells = {nb.name: [(cell.name, cell.max_score) for cell in _in_notebook_order(nb)]
-                 for nb in gb.find_assignment(assignment).notebooks}
-    unchecked = {c for cs in cells.values() for c, _ in cs} - set(references.load(assignment).cases(random.Random(0)))
-    if unchecked:
-        raise GraderError(f"autograder/references has no checks for {assignment}'s cells {sorted(unchecked)}")
-    return cells
-
-
-def _in_notebook_order(notebook):
-    order = {cell.name: i for i, cell in enumerate(notebook.source_cells)}
-    return sorted(notebook.grade_cells, key=lambda cell: order.get(cell.name, len(order)))
+STATE = ".graded.json"
+CHECK_FIELDS = ("student", "assignment", "notebook", "cell", "group", "passed", "message")
 
 
 def find_submissions(submissions, known, skip=()):
@@ -76,158 +43,110 @@ def find_submissions(submissions, known, skip=()):
     return found
 
 
-def grade(submissions, out=None, jobs=None, cell_timeout=CELL_TIMEOUT, submission_timeout=SUBMISSION_TIMEOUT,
-          sandbox=True, solutions=SOLUTIONS, progress=True, limits=Limits()):
-    """Grades every submission under ``submissions``; writes grades.csv and feedback; returns the rows."""
+def check_references(assignment):
+    """Raises GraderError unless ``autograder/references`` checks every graded cell of ``assignment``."""
+    import random
+    cells = {cell for notebook in graded_cells(assignment).values() for cell, _ in notebook}
+    try:
+        checked = set(references.load(assignment).cases(random.Random(0)))
+    except LookupError as exc:
+        raise GraderError(str(exc)) from None
+    if cells - checked:
+        raise GraderError(f"autograder/references has no checks for {assignment}'s cells {sorted(cells - checked)}")
+
+
+def grade(submissions, out=None, jobs=1, settings=Settings(), scheduler=None, scheduler_file=None, force=False,
+          students=(), progress=True):
+    """Grades the submissions under ``submissions`` that need it; writes grades.csv, checks.csv and feedback.
+
+    Returns the rows of grades.csv (each with its ``checks``), those of earlier runs included.
+    """
     submissions = Path(submissions).resolve()
     if not submissions.is_dir():
         raise GraderError(f"{submissions} is not a folder of <student>/<assignment>/ submissions")
     out = Path(out).resolve() if out else submissions.parent / "grades"
-    known = assignments(solutions)
+    known = assignments(SOLUTIONS)
     found = find_submissions(submissions, known, skip={out})
+    for assignment in sorted({a for _, a, _ in found}):
+        check_references(assignment)
+    version = course_version(REPO_ROOT)
+    tasks = [read_task(student, assignment, folder, graded_cells(assignment), settings, version)
+             for student, assignment, folder in found]
     out.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="autograder-"))
-    os.chmod(work, 0o700)
-    try:
-        templates = {}
-        for assignment in sorted({a for _, a, _ in found}):
-            templates[assignment] = (work / "templates" / assignment,
-                                     prepare_template(assignment, work / "templates" / assignment, solutions),
-                                     prepare_helpers(HELPERS, assignment, work / "helpers" / assignment / "helpers"))
-        settings = {"cell_timeout": cell_timeout, "sandbox": sandbox, "limits": list(astuple(limits)),
-                    "mpl_cache": _matplotlib_cache()}
-        specs = [make_job(i, student, assignment, folder, templates[assignment], work, out, settings)
-                 for i, (student, assignment, folder) in enumerate(found)]
-        rows = run_jobs(specs, jobs or os.cpu_count() or 1, submission_timeout, progress, work)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    write_csv(rows, out / "grades.csv")
-    write_checks(rows, out / "checks.csv")
-    return rows
+    state, previous = _read_state(out), _read_rows(out)
 
+    def needs_grading(task):
+        if students:
+            return task.student in students
+        return force or state.get(task.key) != task.digest() or task.key not in previous
 
-def _matplotlib_cache():
-    """matplotlib's font cache file of the grader's own environment, if it has one (lent to every kernel)."""
-    from matplotlib import font_manager, get_cachedir
-    font_manager.findfont("DejaVu Sans")  # builds the cache if missing
-    found = sorted(Path(get_cachedir()).glob("fontlist-*.json"))
-    return os.fspath(found[-1]) if found else None
-
-
-def make_job(index, student, assignment, folder, template, work, out, settings):
-    """Writes ``work/jobs/<index>/job.json`` for one submission and returns its path and the job."""
-    job_dir = work / "jobs" / str(index)
-    job_dir.mkdir(parents=True)
-    template_dir, grade_cells, helpers_source = template
-    job = {"student": student, "assignment": assignment, "submission": os.fspath(folder),
-           "template": os.fspath(template_dir), "course": os.fspath(job_dir / "course"),
-           "feedback": os.fspath(out / "feedback" / student / assignment), "grade_cells": grade_cells,
-           "helpers_source": os.fspath(helpers_source), **settings}
-    (job_dir / "job.json").write_text(json.dumps(job))
-    return job_dir / "job.json", job
-
-
-def run_jobs(specs, jobs, submission_timeout, progress, logs):
-    """Runs the jobs on ``jobs`` worker processes; returns all rows in submission order."""
-    pending = list(enumerate(specs))
-    results = {}
-    bar = tqdm(total=len(specs), desc="grading", unit="submission", disable=not progress, file=sys.stderr)
-
-    def serve(slot):
-        worker = None
-        try:
-            while True:
-                try:
-                    index, (path, job) = pending.pop(0)
-                except IndexError:
-                    return
-                worker = worker if worker and worker.alive() else Worker(logs / f"worker{slot}.log")
-                results[index] = worker.grade(path, job, submission_timeout)
-                bar.update()
-        finally:
-            if worker:
-                worker.stop()
-
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        for future in [pool.submit(serve, slot) for slot in range(jobs)]:
-            future.result()
-    bar.close()
-    return [row for i in range(len(specs)) for row in results[i]]
-
-
-class Worker:
-    """One ``python -m autograder.worker`` process, fed job paths on stdin (see that module)."""
-
-    def __init__(self, log):
-        self.log = log
-        self.proc = subprocess.Popen([sys.executable, "-m", "autograder.worker"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=open(log, "a"), text=True,
-                                     start_new_session=True)
-
-    def alive(self):
-        return self.proc.poll() is None
-
-    def grade(self, path, job, timeout):
-        """The rows of one job, or error rows saying why there are none (the worker is then replaced)."""
-        self.proc.stdin.write(f"{path}\n")
-        self.proc.stdin.flush()
-        deadline = time.monotonic() + timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not select.select([self.proc.stdout], [], [], remaining)[0]:
-                self.kill()
-                return _job_error_rows(job, "timeout", f"the submission ran past {timeout} s and was stopped")
-            line = self.proc.stdout.readline()
-            if not line:
-                self.kill()
-                tail = self.log.read_text()[-4000:] if self.log.exists() else ""
-                return _job_error_rows(job, "error", f"the grader's worker died: {last_error(tail)}")
-            if line.startswith(DONE):
-                break
-        done = json.loads((path.parent / "result.json").read_text())
-        if "failed" in done:
-            return _job_error_rows(job, "error", f"the grader failed on this submission: {done['failed']}")
-        for warning in done["warnings"]:
+    todo = [t for t in tasks if needs_grading(t)]
+    results, interrupted = {}, False
+    if todo:
+        with Cluster(jobs=jobs, scheduler=scheduler, scheduler_file=scheduler_file) as cluster:
+            results, interrupted = cluster.grade(todo, progress=progress)
+    digests = {t.key: t.digest() for t in tasks}
+    for key, result in results.items():
+        for warning in result.warnings:
             print(f"warning: {warning}", file=sys.stderr)
-        return done["rows"]
-
-    def kill(self):
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.proc.wait()
-
-    def stop(self):
-        if self.alive():
-            self.proc.stdin.close()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-
-def _job_error_rows(job, status, reason):
-    """Rows, and feedback pages saying why, for a submission whose worker gave no result."""
-    rows = [row for notebook, cells in job["grade_cells"].items()
-            for row in error_rows(job["student"], job["assignment"], notebook, cells, status, reason)]
-    write_failure_pages(rows, Path(job["feedback"]), job["student"], job["assignment"], job["sandbox"])
+        _write_feedback(out, result)
+        previous[key] = result.rows
+        state[key] = digests[key]
+    current = {t.key for t in tasks}
+    rows = [row for t in tasks if t.key in previous for row in previous[t.key]]
+    for key in set(state) - current:
+        del state[key]
+    _write_rows(out, rows)
+    state_text = {"complete": not interrupted, "graded": state, "last_graded": sorted(results),
+                  "not_graded": sorted(t.key for t in todo if t.key not in results)}
+    (out / STATE).write_text(json.dumps(state_text, indent=1))
+    if interrupted:
+        print(f"interrupted: {len(results)} of {len(todo)} submissions graded and written; run grade again to "
+              "grade the rest", file=sys.stderr)
     return rows
 
 
-def write_csv(rows, path):
-    with open(path, "w", newline="") as f:
+def _write_feedback(out, result):
+    folder = out / "feedback" / result.student / result.assignment
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    for notebook, page in result.feedback.items():
+        (folder / f"{notebook}.html").write_text(page)
+
+
+def _read_state(out):
+    try:
+        return dict(json.loads((out / STATE).read_text())["graded"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+def _read_rows(out):
+    """{student/assignment: rows} of an earlier run's grades.csv and checks.csv, if any."""
+    rows = {}
+    try:
+        with open(out / "grades.csv", newline="") as f:
+            for row in csv.DictReader(f):
+                row = dict(row, points=float(row["points"]), max_points=float(row["max_points"]), checks=[])
+                rows.setdefault(f"{row['student']}/{row['assignment']}", []).append(row)
+        by_cell = {(r["student"], r["assignment"], r["cell"]): r for rs in rows.values() for r in rs}
+        with open(out / "checks.csv", newline="") as f:
+            for check in csv.DictReader(f):
+                row = by_cell.get((check["student"], check["assignment"], check["cell"]))
+                if row is not None:
+                    row["checks"].append({"group": check["group"], "passed": check["passed"] == "1",
+                                          "message": check["message"]})
+    except (OSError, KeyError, ValueError):
+        return {}
+    return rows
+
+
+def _write_rows(out, rows):
+    with open(out / "grades.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=FIELDS, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
-
-
-CHECK_FIELDS = ("student", "assignment", "notebook", "cell", "group", "passed", "message")
-
-
-def write_checks(rows, path):
-    """One row per check of the grader (a group of cases) of every graded cell: what a class report counts."""
-    with open(path, "w", newline="") as f:
+    with open(out / "checks.csv", "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(CHECK_FIELDS)
         for row in rows:

@@ -9,6 +9,7 @@ import asyncio
 import os
 import shutil
 import signal
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -67,6 +68,12 @@ class SandboxKernelManager(AsyncKernelManager):
                                limits=self.limits, mpl_cache=self.mpl_cache or None,
                                capped_elsewhere=self.counter.path is not None))
 
+    async def _async_launch_kernel(self, kernel_cmd, **kw):
+        # what the kernel prints on its own stdout and stderr (its banner; C libraries' messages) is not the
+        # student's output, which travels over ZMQ: keep it out of the grader's terminal
+        kw.update(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        await super()._async_launch_kernel(kernel_cmd, **kw)
+
     async def _async_post_start_kernel(self, **kw):
         self.sandbox_pid = await self._wait_for_sockets()
         self.ip = f"/proc/{self.sandbox_pid}/root{sandbox.SOCKET_DIR}/kernel"
@@ -107,6 +114,18 @@ class SandboxKernelManager(AsyncKernelManager):
             return (f"{LIMIT_MARK} the notebook reached its process limit ({self.processes} processes and threads), "
                     "and its kernel stopped answering")
         return None
+
+
+def kill_children():
+    """Kills the kernels this process started (each sandbox dies with its outer bwrap)."""
+    for pid in _descendants(os.getpid()):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+            if argv and (Path(argv[0].decode()).name in ("bwrap", "sh") or b"ipykernel_launcher" in argv):
+                os.kill(pid, signal.SIGKILL)
+        except (OSError, UnicodeDecodeError):
+            continue
 
 
 def _descendants(pid):

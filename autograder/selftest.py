@@ -5,9 +5,10 @@ from pathlib import Path
 
 from .course import NOTEBOOKS, SOLUTIONS, assignments
 from .grade import grade, summarize
+from .task import Settings
 
 
-def selftest(jobs=None, sandbox=True, progress=True, limits=None):
+def selftest(jobs=1, settings=Settings(), progress=True):
     """Grades the solutions (as student "solutions") and the blank release (as student "release").
 
     Returns (ok, summary) where summary is ``autograder.grade.summarize`` of the rows.
@@ -23,8 +24,7 @@ def selftest(jobs=None, sandbox=True, progress=True, limits=None):
                 if student == "solutions":  # files handed in with the notebook (assignment 05's checkpoint)
                     for handed_in in (Path(source) / name).glob("*.npz"):
                         shutil.copyfile(handed_in, dest / handed_in.name)
-        rows = grade(subs, out=Path(tmp) / "grades", jobs=jobs, sandbox=sandbox, progress=progress,
-                     **({"limits": limits} if limits else {}))
+        rows = grade(subs, out=Path(tmp) / "grades", jobs=jobs, settings=settings, progress=progress)
     summary = summarize(rows)
     ok = bool(summary) and all(
         (percent == 100.0 if student == "solutions" else points == 0.0) and status == "ok"

@@ -14,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from autograder.course import HELPERS, NOTEBOOKS, REPO_ROOT, SOLUTIONS, assignments  # noqa: E402
 from autograder.grade import grade  # noqa: E402
 from autograder.sandbox import SandboxError, check_available  # noqa: E402
+from autograder.task import Settings  # noqa: E402
 from studentwork import fill_release, write_submission  # noqa: E402
 
 MISTAKES_DIR = Path(__file__).parent / "mistakes"
@@ -242,7 +243,8 @@ def graded(tmp_path_factory):
     out = subs.parent / "grades"
     attack = add_attacks(subs, out, tmp_path_factory.mktemp("elsewhere"))
     with attack["listener"]:
-        rows = grade(subs, out=out, jobs=2, cell_timeout=10, submission_timeout=240, progress=False)
+        rows = grade(subs, out=out, jobs=2, settings=Settings(cell_timeout=10, submission_timeout=240),
+                     progress=False)
     return rows, subs, out, attack
 
 

@@ -11,6 +11,7 @@ from autograder import references
 from autograder.course import NOTEBOOKS, SOLUTIONS, assignments
 from autograder.feedback import secret_lines
 from autograder.grade import grade
+from autograder.task import Settings
 from conftest import CHEATS, FAULT_ASSIGNMENT, load_mistakes, mistake_student, notebooks_of, rows_of
 from studentwork import fill_release, solution_lines, write_submission
 
@@ -188,7 +189,8 @@ def test_a_submission_past_its_time_is_killed_and_still_gets_rows_and_feedback(t
     (notebook, release), = notebooks_of(NOTEBOOKS / FAULT_ASSIGNMENT).items()
     write_submission(tmp_path / "subs", "slow", FAULT_ASSIGNMENT,
                      {notebook: fill_release(release, SOLUTIONS / FAULT_ASSIGNMENT / release.name)})
-    rows = grade(tmp_path / "subs", out=tmp_path / "out", jobs=1, submission_timeout=3, progress=False)
+    rows = grade(tmp_path / "subs", out=tmp_path / "out", jobs=1, settings=Settings(submission_timeout=3),
+                 progress=False)
     assert rows and all(r["status"] == "timeout" and "3 s" in r["reason"] for r in rows)
     page = (tmp_path / "out" / "feedback" / "slow" / FAULT_ASSIGNMENT / f"{notebook}.html").read_text()
     assert "could not be graded" in page

@@ -17,13 +17,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _pins_from_pyproject():
     deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    return {re.split(r"[=<>!~ ]", d)[0].lower(): d.replace(" ", "") for d in deps}
+    return {re.split(r"[\[=<>!~ ]", d)[0].lower(): d.replace(" ", "") for d in deps}
 
 
 def test_environment_yml_pins_match_pyproject():
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d)
-    pins = {re.split(r"[=<>!~ ]", d)[0].lower(): d.replace(" ", "") for d in pip if not d.startswith("-")}
+    pins = {re.split(r"[\[=<>!~ ]", d)[0].lower(): d.replace(" ", "") for d in pip if not d.startswith("-")}
     assert pins == _pins_from_pyproject()
     assert all("==" in pin for pin in pins.values()), "every dependency is pinned exactly"
     assert "-e ." in pip, "environment.yml installs the course package too"
@@ -41,8 +41,8 @@ def test_ci_runs_make_test_and_nothing_else():
              if line.strip() and not line.startswith("#")]
     assert lines[-1] == "make test"
     others = [line for line in lines[:-1] if not line.startswith(("set ", "cd "))]
-    assert all("apt-get install" in line and "chromium" in line for line in others), \
-        "before make test only set, cd and installing Chromium for the browser tests"
+    assert all("apt-get install" in line and "bubblewrap" in line and "chromium" in line for line in others), \
+        "before make test only set, cd and installing bubblewrap (the sandbox) and Chromium (the browser tests)"
 
 
 def _free_port():

@@ -1,0 +1,75 @@
+"""Run grading Tasks on Dask: a LocalCluster by default, or an existing cluster (scheduler address or file).
+
+Each Task is one Dask task (``autograder.run.run_task``). A worker that dies mid-task (killed, out of memory) has
+its task resubmitted by Dask's scheduler; a submission that kills workers again and again ends as rows with
+status ``ungradable`` once the scheduler gives up (its ``allowed-failures``). A progress bar shows submissions
+done, failed and the rate. Ctrl-C stops cleanly: what was graded is returned and the run is marked interrupted.
+"""
+import logging
+import time
+
+import dask
+from distributed import Client, LocalCluster, as_completed
+from distributed.scheduler import KilledWorker
+from tqdm.auto import tqdm
+
+from .run import CourseMismatch, failed_result, run_task
+
+ALLOWED_FAILURES = 2  # workers a submission may take down before it is given up (LocalCluster; a scheduler of
+                      # your own has its own distributed.scheduler.allowed-failures)
+
+
+class Cluster:
+    """A Dask client for grading: ``with Cluster(jobs=2) as cluster: results = cluster.grade(tasks)``."""
+
+    def __init__(self, jobs=1, scheduler=None, scheduler_file=None):
+        self.local = None
+        if scheduler or scheduler_file:
+            self.client = Client(address=scheduler, scheduler_file=scheduler_file, timeout="30s")
+        else:
+            with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
+                self.local = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
+                                          dashboard_address=None, silence_logs=logging.ERROR)
+            self.client = Client(self.local)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.client.close()
+        if self.local is not None:
+            self.local.close()
+
+    def grade(self, tasks, progress=True):
+        """{task key: Result} for ``tasks``, and whether the run was interrupted (Ctrl-C) before the end."""
+        futures = {self.client.submit(run_task, task, key=f"grade-{task.key}-{task.digest()[:12]}", pure=False):
+                   task for task in tasks}
+        results, failed = {}, 0
+        bar = tqdm(total=len(tasks), desc="grading", unit="submission", disable=not progress)
+        start = time.monotonic()
+        try:
+            for future in as_completed(futures):
+                task = futures[future]
+                results[task.key] = _outcome(future, task)
+                failed += any(r["status"] in ("error", "ungradable", "timeout") for r in results[task.key].rows)
+                bar.update()
+                bar.set_postfix(failed=failed, per_min=f"{len(results) * 60 / (time.monotonic() - start):.1f}")
+        except KeyboardInterrupt:
+            self.client.cancel(list(futures))
+            return results, True
+        finally:
+            bar.close()
+        return results, False
+
+
+def _outcome(future, task):
+    """The Result of a finished future, or rows saying why there is none."""
+    try:
+        return future.result()
+    except KilledWorker:
+        return failed_result(task, "ungradable", "the submission took down the grader's worker again and again "
+                                                 "(crash or memory), so it was given up")
+    except CourseMismatch as exc:
+        return failed_result(task, "error", str(exc))
+    except Exception as exc:  # noqa: BLE001 - a grader failure on one submission must not stop the run
+        return failed_result(task, "error", f"the grader failed on this submission: {type(exc).__name__}: {exc}")

@@ -1,0 +1,271 @@
+"""Grade one Task (``autograder.task``) where it runs: on the instructor's machine or on a Dask worker.
+
+``run_task`` checks that this machine has the task's version of the course, writes the submission into a
+scratch nbgrader course (prepared once per assignment and process, then copied), autogrades it with the kernel
+sealed (``autograder.sandbox``), judges the recorded results in this process (``autograder.trusted``), renders
+the feedback with hidden tests removed and returns rows and pages as data. Nothing is left on disk.
+
+A submission that runs past its time has its kernel killed by a watchdog; its rows then say ``timeout``.
+"""
+import atexit
+import os
+import random
+import secrets
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+
+import nbformat
+from nbgrader.api import Gradebook
+from nbgrader.apps import NbGraderAPI
+from nbgrader.coursedir import CourseDirectory
+
+from . import references
+from .course import HELPERS, REPO_ROOT, SOLUTIONS, graded_cells, nbgrader_config
+from .feedback import failure_page, scrub_notebook
+from .guard import course_fingerprints, pasted, prepare_helpers
+from .outcomes import FIELDS, UNSANDBOXED, cell_outcome, error_rows, last_error, limits_reached, notebook_failure, short
+from .release import generate_assignment
+from .task import Result, course_version, grade_id
+from .trusted import judge_cell, read_results, write_inputs
+
+GRADER_HEADER = "The grader's checks, on new inputs (these decide the points):\n"
+
+
+class CourseMismatch(RuntimeError):
+    """This worker has another version of the course than the task was made with."""
+
+
+class _Workspace:
+    """This process's scratch space: one prepared course per assignment, kept for the next submissions."""
+
+    def __init__(self):
+        self.root = Path(tempfile.mkdtemp(prefix="autograder-worker-"))
+        (self.root / "runtime").mkdir()
+        os.environ["JUPYTER_RUNTIME_DIR"] = os.fspath(self.root / "runtime")
+        self.version = course_version(REPO_ROOT)
+        self.prepared = {}
+        atexit.register(shutil.rmtree, self.root, True)
+
+    def assignment(self, name):
+        """(template course folder, helpers the kernel sees, matplotlib font cache) for assignment ``name``."""
+        if name not in self.prepared:
+            template = self.root / "templates" / name
+            generate_assignment(name, template, SOLUTIONS)
+            shutil.rmtree(template / "release", ignore_errors=True)
+            for notebook in (template / "source" / name).glob("*.ipynb"):
+                notebook.unlink()  # the gradebook holds what grading needs; no source notebook near a submission
+            helpers = prepare_helpers(HELPERS, name, self.root / "helpers" / name / "helpers")
+            self.prepared[name] = (template, helpers, _matplotlib_cache())
+        return self.prepared[name]
+
+
+_workspace = None
+
+
+def workspace():
+    global _workspace
+    if _workspace is None:
+        _workspace = _Workspace()
+    return _workspace
+
+
+def _matplotlib_cache():
+    """matplotlib's font cache file of this environment (lent read-only to every kernel), if it has one."""
+    from matplotlib import font_manager, get_cachedir
+    font_manager.findfont("DejaVu Sans")  # builds the cache if missing
+    found = sorted(Path(get_cachedir()).glob("fontlist-*.json"))
+    return os.fspath(found[-1]) if found else None
+
+
+def run_task(task):
+    """Grades ``task``; returns its Result. Raises CourseMismatch when this machine's course differs."""
+    space = workspace()
+    if task.course_version != space.version:
+        raise CourseMismatch(f"this worker has the course at version {space.version}, but the submission was sent "
+                             f"for version {task.course_version}: install the same course (solutions, references "
+                             f"and helpers) on every worker")
+    scratch = Path(tempfile.mkdtemp(prefix="task-", dir=space.root))
+    watchdog = _Watchdog(task.settings.submission_timeout)
+    try:
+        with watchdog:
+            result = _grade(task, space, scratch)
+        if watchdog.fired:
+            return _failed(task, "timeout", f"the submission ran past {task.settings.submission_timeout} s and was "
+                                            "stopped")
+        return result
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def failed_result(task, status, reason):
+    """A Result whose every graded cell has 0 points, ``status`` and ``reason``, with pages saying why."""
+    return _failed(task, status, reason)
+
+
+def _failed(task, status, reason):
+    rows = [row for notebook, cells in graded_cells(task.assignment).items()
+            for row in error_rows(task.student, task.assignment, notebook, cells, status, reason)]
+    return Result(task.student, task.assignment, rows, failure_pages(task, rows, {}))
+
+
+def failure_pages(task, rows, pages):
+    """``pages`` plus a page for every notebook of ``rows`` that has none, saying why it could not be graded."""
+    pages = dict(pages)
+    for notebook in dict.fromkeys(r["notebook"] for r in rows):
+        if notebook not in pages:
+            pages[notebook] = failure_page(task.student, task.assignment, notebook,
+                                           [r for r in rows if r["notebook"] == notebook],
+                                           None if task.settings.sandbox else UNSANDBOXED)
+    return pages
+
+
+class _Watchdog:
+    """Kills this process's child processes (the sandboxed kernel) once ``seconds`` have passed."""
+
+    def __init__(self, seconds):
+        self.seconds, self.fired = seconds, False
+        self._done = threading.Event()
+
+    def __enter__(self):
+        threading.Thread(target=self._watch, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc):
+        self._done.set()
+
+    def _watch(self):
+        if self._done.wait(self.seconds):
+            return
+        self.fired = True
+        from .kernel import kill_children
+        kill_children()
+
+
+def _grade(task, space, scratch):
+    student, assignment, settings = task.student, task.assignment, task.settings
+    template, helpers, mpl_cache = space.assignment(assignment)
+    cells = graded_cells(assignment)
+    submission = scratch / "submission"
+    submission.mkdir()
+    for name, data in task.files.items():
+        (submission / name).write_bytes(data)
+    course = scratch / "course"
+    shutil.copytree(template, course)
+    submitted = course / "submitted" / student / assignment
+    submitted.mkdir(parents=True)
+    (course / "autograded" / student / assignment).mkdir(parents=True)
+
+    rows, problems, warnings, pages = [], {}, [], {}
+    for notebook in cells:
+        if notebook not in task.notebooks:
+            problems[notebook] = ("missing", f"no file {notebook}.ipynb in the submission")
+            continue
+        try:
+            nb = nbformat.reads(task.notebooks[notebook].decode("utf-8"), as_version=4)
+            nbformat.validate(nb)
+        except Exception as exc:  # noqa: BLE001 - any parse or schema error makes the file ungradable
+            problems[notebook] = ("ungradable", "not a valid notebook file "
+                                                f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]})")
+            continue
+        (submitted / f"{notebook}.ipynb").write_bytes(task.notebooks[notebook])
+
+    if len(problems) < len(cells):
+        rng = random.Random(f"{settings.seed}:{student}:{assignment}" if settings.seed is not None
+                            else secrets.randbits(64))
+        cases = references.cases_for(assignment, rng, submission)
+        write_inputs(cases, course / "source" / assignment)
+        config = nbgrader_config(cell_timeout=settings.cell_timeout, sandbox=settings.sandbox,
+                                 helpers_source=helpers, limits=settings.limits, mpl_cache=mpl_cache)
+        api = NbGraderAPI(coursedir=CourseDirectory(root=os.fspath(course), config=config), config=config)
+        result = api.autograde(assignment, student, force=True, create=True)
+        rows += _judge(course, task, cells, problems, result, cases, warnings)
+        try:
+            pages = _feedback(api, course, task)
+        except Exception as exc:  # noqa: BLE001 - the grades stand without feedback; say so
+            warnings.append(f"no feedback for {task.key}: {exc}")
+    for notebook, (status, reason) in problems.items():
+        rows += error_rows(student, assignment, notebook, cells[notebook], status, reason)
+    return Result(student, assignment, rows, failure_pages(task, rows, pages), warnings)
+
+
+def _judge(course, task, cells, problems, result, cases, warnings):
+    """Rows for the notebooks that ran: each graded cell judged by ``autograder.trusted`` from the results the
+    kernel recorded. The trusted score replaces nbgrader's in the gradebook (so the feedback shows it) and the
+    grader's check lines are added to the cell's output in the graded notebook. Checks that raised are logged in
+    ``warnings`` with their tracebacks; functions pasted from the course's code are flagged."""
+    student, assignment = task.student, task.assignment
+    rows = []
+    prints = course_fingerprints(HELPERS, assignment)
+    failure = None if result.get("success") else notebook_failure(result.get("log", "") + result.get("error", ""))
+    run_dir = course / "autograded" / student / assignment
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        for notebook, cell_points in cells.items():
+            if notebook in problems:
+                continue
+            path = run_dir / f"{notebook}.ipynb"
+            if failure or not path.exists():
+                status, reason = failure or ("error", "the notebook could not be executed")
+                rows += error_rows(student, assignment, notebook, cell_points, status, reason)
+                continue
+            nb = nbformat.read(path, as_version=4)
+            reached = limits_reached(nb, task.settings.limits) if task.settings.sandbox else []
+            flags = "; ".join(f"{mine} is the course's {theirs} pasted in (same tokens, names normalised)"
+                              for mine, theirs in pasted([c.source for c in nb.cells if c.cell_type == "code"],
+                                                         prints))
+            by_id = {grade_id(c): c for c in nb.cells}
+            grades = {g.name: g for g in gb.find_submission_notebook(notebook, assignment, student).grades}
+            for cell, max_points in cell_points:
+                grade, nb_cell = grades[cell], by_id.get(cell)
+                kernel_points = grade.score if grade.score is not None else 0.0
+                judgement = judge_cell(cases[cell], read_results(run_dir, cell, len(cases[cell])), max_points)
+                points, lines = judgement.points, judgement.lines
+                warnings += [f"grader error in {task.key} {cell}: {e}" for e in judgement.grader_errors]
+                grade.auto_score = points
+                status, reason = cell_outcome(judgement, nb_cell, max_points, reached)
+                if kernel_points != points:
+                    reason = short(f"the notebook's own tests gave {kernel_points:g}; the grader's checks give "
+                                   f"{points:g} and decide" + (f": {reason}" if reason else ""))
+                if nb_cell is not None:
+                    nb_cell.outputs.append(nbformat.v4.new_output(
+                        "stream", name="stdout", text=GRADER_HEADER + "".join(f"{line}\n" for line in lines)))
+                rows.append(dict(zip(FIELDS, (student, assignment, notebook, cell, points, max_points,
+                                              status, reason, flags)),
+                                 checks=[vars(check) for check in judgement.checks]))
+            gb.db.commit()
+            _write_notebook(nb, path)
+    return rows
+
+
+def _feedback(api, course, task):
+    """{notebook: HTML} of the graded notebooks, hidden tests and their tracebacks removed; a notebook graded
+    without the sandbox says so at its top."""
+    student, assignment = task.student, task.assignment
+    autograded = course / "autograded" / student / assignment
+    notebooks = sorted(autograded.glob("*.ipynb"))
+    if not notebooks:
+        return {}
+    source_cells = _source_cells(course, assignment)
+    for path in notebooks:
+        nb = scrub_notebook(nbformat.read(path, as_version=4), source_cells)
+        if not task.settings.sandbox:
+            nb.cells.insert(0, nbformat.v4.new_markdown_cell(f"**Note:** {UNSANDBOXED} (`--no-sandbox`)."))
+        _write_notebook(nb, path)
+    result = api.generate_feedback(assignment, student, force=True)
+    if not result.get("success"):
+        raise RuntimeError(f"nbgrader could not write the feedback: {last_error(result.get('log', ''))}")
+    return {html.stem: html.read_text() for html in (course / "feedback" / student / assignment).glob("*.html")}
+
+
+def _write_notebook(nb, path):
+    """Overwrites a graded notebook (nbgrader leaves it read-only)."""
+    os.chmod(path, 0o644)
+    nbformat.write(nb, path)
+
+
+def _source_cells(course, assignment):
+    """The test cells of the assignment as the gradebook stores them (hidden tests included)."""
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        return [{"source": cell.source} for nb in gb.find_assignment(assignment).notebooks
+                for cell in nb.source_cells if cell.source]

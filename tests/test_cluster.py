@@ -1,0 +1,139 @@
+"""Grading on Dask: reproducible local runs, a real cluster on loopback (also when a worker dies), a worker with
+another course, and re-runs that grade only what changed."""
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import nbformat
+import pytest
+
+from autograder.course import NOTEBOOKS, REPO_ROOT, SOLUTIONS
+from autograder.grade import grade
+from autograder.run import CourseMismatch, run_task
+from autograder.task import Settings, course_version, read_task
+from conftest import FAULT_ASSIGNMENT, load_mistakes, notebooks_of
+from studentwork import fill_release, write_submission
+
+SETTINGS = Settings(cell_timeout=20, submission_timeout=300, seed=1234)
+
+
+def make_class(root, count=4):
+    """``count`` students of assignment 01: a perfect one, a blank one, and corpus mistakes."""
+    (notebook, release), = notebooks_of(NOTEBOOKS / FAULT_ASSIGNMENT).items()
+    source = SOLUTIONS / FAULT_ASSIGNMENT / release.name
+    mistakes = [m for _, a, _, m in load_mistakes() if a == FAULT_ASSIGNMENT]
+    for i in range(count):
+        if i == 0:
+            nb = fill_release(release, source)
+        elif i == 1:
+            nb = nbformat.read(release, as_version=4)
+        else:
+            nb = fill_release(release, source, {mistakes[i]["cell"]: mistakes[i]["code"]})
+        write_submission(root, f"s{i}", FAULT_ASSIGNMENT, {notebook: nb})
+    return notebook
+
+
+def table(out):
+    with open(out / "grades.csv") as f:
+        return sorted((r["student"], r["cell"], r["points"], r["status"], r["reason"]) for r in csv.DictReader(f))
+
+
+def state(out):
+    return json.loads((out / ".graded.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def loopback_cluster(tmp_path_factory):
+    """A Dask scheduler and two workers on 127.0.0.1, each a process of its own, as on separate machines."""
+    folder = tmp_path_factory.mktemp("dask")
+    scheduler_file = folder / "scheduler.json"
+    env = {**os.environ, "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "3"}
+    procs = [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
+                               "--port", "0", "--no-dashboard", "--scheduler-file", str(scheduler_file)],
+                              cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    deadline = time.monotonic() + 60
+    while not scheduler_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    workers = [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", "--scheduler-file",
+                                 str(scheduler_file), "--nthreads", "1", "--no-dashboard", "--nworkers", "1",
+                                 "--no-nanny", "--host", "127.0.0.1"],
+                                cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+               for _ in range(2)]
+    procs += workers
+    yield {"scheduler_file": scheduler_file, "workers": workers}
+    for proc in procs:
+        proc.kill()
+        proc.wait()
+
+
+def test_a_seeded_local_run_is_reproducible(tmp_path):
+    make_class(tmp_path / "subs")
+    first = grade(tmp_path / "subs", out=tmp_path / "a", jobs=2, settings=SETTINGS, progress=False)
+    grade(tmp_path / "subs", out=tmp_path / "b", jobs=2, settings=SETTINGS, progress=False)
+    assert table(tmp_path / "a") == table(tmp_path / "b")
+    assert {r["student"] for r in first} == {"s0", "s1", "s2", "s3"}
+    assert all(r["status"] == "passed" for r in first if r["student"] == "s0")
+    assert all((tmp_path / "a" / "feedback" / s / FAULT_ASSIGNMENT).glob("*.html") for s in ("s0", "s1", "s2", "s3"))
+
+
+def test_the_loopback_cluster_grades_like_the_local_run_and_survives_a_dead_worker(tmp_path, loopback_cluster):
+    make_class(tmp_path / "subs", count=6)
+    grade(tmp_path / "subs", out=tmp_path / "local", jobs=2, settings=SETTINGS, progress=False)
+    grade(tmp_path / "subs", out=tmp_path / "cluster", settings=SETTINGS, progress=False,
+          scheduler_file=loopback_cluster["scheduler_file"])
+    assert table(tmp_path / "cluster") == table(tmp_path / "local")
+
+    victim = loopback_cluster["workers"][0]
+    killer = threading.Timer(4.0, victim.send_signal, args=(signal.SIGKILL,))
+    killer.start()
+    rows = grade(tmp_path / "subs", out=tmp_path / "cluster", settings=SETTINGS, progress=False, force=True,
+                 scheduler_file=loopback_cluster["scheduler_file"])
+    killer.join()
+    assert victim.wait(timeout=10) is not None, "the worker was not killed during the run"
+    per_submission = {}
+    for row in rows:
+        per_submission.setdefault(row["student"], []).append(row["cell"])
+    cells = per_submission["s0"]
+    assert sorted(per_submission) == [f"s{i}" for i in range(6)]
+    assert all(found == cells for found in per_submission.values()), "a submission has missing or doubled rows"
+    assert table(tmp_path / "cluster") == table(tmp_path / "local")
+
+
+def test_a_worker_with_another_course_refuses(tmp_path):
+    make_class(tmp_path / "subs", count=1)
+    folder = tmp_path / "subs" / "s0" / FAULT_ASSIGNMENT
+    (notebook,) = [p.stem for p in folder.glob("*.ipynb")]
+    task = read_task("s0", FAULT_ASSIGNMENT, folder, [notebook], SETTINGS, "0123456789ab")
+    with pytest.raises(CourseMismatch) as raised:
+        run_task(task)
+    assert "0123456789ab" in str(raised.value) and course_version(REPO_ROOT) in str(raised.value)
+
+
+def test_a_rerun_grades_only_what_changed_and_student_and_force_do_what_they_say(tmp_path):
+    notebook = make_class(tmp_path / "subs", count=3)
+    out = tmp_path / "out"
+    grade(tmp_path / "subs", out=out, jobs=2, settings=SETTINGS, progress=False)
+    before = table(out)
+    assert sorted(state(out)["graded"]) == ["s0/01_conv_arithmetic", "s1/01_conv_arithmetic", "s2/01_conv_arithmetic"]
+    assert state(out)["last_graded"] == sorted(state(out)["graded"])
+
+    grade(tmp_path / "subs", out=out, jobs=2, settings=SETTINGS, progress=False)
+    assert state(out)["last_graded"] == [] and table(out) == before
+
+    path = tmp_path / "subs" / "s1" / FAULT_ASSIGNMENT / f"{notebook}.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_markdown_cell("I changed my mind."))
+    nbformat.write(nb, path)
+    grade(tmp_path / "subs", out=out, jobs=2, settings=SETTINGS, progress=False)
+    assert state(out)["last_graded"] == ["s1/01_conv_arithmetic"]
+
+    grade(tmp_path / "subs", out=out, jobs=2, settings=SETTINGS, progress=False, students=["s2"])
+    assert state(out)["last_graded"] == ["s2/01_conv_arithmetic"] and table(out) == before
+
+    grade(tmp_path / "subs", out=out, jobs=2, settings=SETTINGS, progress=False, force=True)
+    assert len(state(out)["last_graded"]) == 3 and table(out) == before
