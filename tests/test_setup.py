@@ -41,8 +41,8 @@ def test_ci_runs_make_test_and_nothing_else():
              if line.strip() and not line.startswith("#")]
     assert lines[-1] == "make test"
     others = [line for line in lines[:-1] if not line.startswith(("set ", "cd "))]
-    assert all("apt-get install" in line and "chromium" in line for line in others), \
-        "before make test only set, cd and installing Chromium for the browser tests"
+    assert all("apt-get install" in line and "bubblewrap" in line and "chromium" in line for line in others), \
+        "before make test only set, cd and installing bubblewrap (the sandbox) and Chromium (the browser tests)"
 
 
 def _free_port():
