@@ -1,5 +1,6 @@
 """Every solution notebook runs top to bottom in quick mode (nbclient, no CIFAR-10 copy) and passes its own visible
 tests: no output line starts with "[FAIL]" and no cell raises. A correct solution must never be told it is wrong."""
+import ast
 import shutil
 
 import nbformat
@@ -36,3 +37,32 @@ def test_solution_notebook_passes_its_visible_tests(path, tmp_path, monkeypatch)
                 for i, c in enumerate(nb.cells) if c.cell_type == "code"
                 for line in output_lines(c) if line.lstrip().startswith("[FAIL]")]
     assert not failures, "\n".join(failures)
+
+
+def _mistake_dicts(source):
+    """The dict literals passed as ``mistakes=`` in a test cell's code: (line, [key expressions])."""
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call):
+            for keyword in node.keywords:
+                if keyword.arg == "mistakes" and isinstance(keyword.value, ast.Dict):
+                    yield keyword.value.lineno, keyword.value.keys
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.parent.name for p in NOTEBOOKS])
+def test_every_mistake_hint_has_a_key_of_its_own(path):
+    # {288: ..., 288.0: ..., 96 * 3: ...} is one key: the last message wins and the others are never shown.
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type != "code" or "TestCell" not in cell.source:
+            continue
+        for line, keys in _mistake_dicts(cell.source):
+            values = []
+            for key in keys:
+                try:
+                    values.append(eval(compile(ast.Expression(key), "<key>", "eval"), {"__builtins__": {}}))
+                except Exception:   # a key that needs the cell's names: not a constant, not checked here
+                    continue
+            for i, a in enumerate(values):
+                for b in values[:i]:
+                    assert not (a == b), (f"{path.parent.name}, {cell.metadata.get('nbgrader', {}).get('grade_id')}"
+                                          f" line {line}: two mistakes give the same answer {a!r}")
