@@ -2,11 +2,12 @@
 
 The kernel has no network, so it talks to the grader over ZMQ's ``ipc`` transport: its sockets are files in the
 sandbox's own ``/tmp``, which the grader reaches through ``/proc/<pid>/root`` of a process inside, once the
-sockets exist and before any student code has run. After each graded cell the results it recorded are copied out of the sandbox
-(``copy_results``), since the sandbox's files vanish with it.
+sockets exist and before any student code has run. After each code cell the results recorded so far are copied
+out of the sandbox (``copy_results``), since the sandbox's files vanish with it.
 """
 import asyncio
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -148,40 +149,54 @@ def _descendants(pid):
     return order
 
 
-def copy_results(root_pid, grade_id, dest_dir):
-    """Copies ``.grader_out/<grade_id>.json`` out of the sandbox of process ``root_pid`` into ``dest_dir``.
+RESULT_NAME = re.compile(r"^[A-Za-z0-9_.-]+\.json$")
+
+
+def copy_results(root_pid, dest_dir, seen):
+    """Copies the results files of ``.grader_out/`` out of the sandbox of process ``root_pid`` into ``dest_dir``,
+    those that changed since ``seen`` ({name: (size, mtime)}, updated) says.
 
     Every step below ``/proc/<pid>/root`` is opened without following links, so a link planted by the student
-    cannot point the grader at one of its own files. Returns True if a file was copied.
+    cannot point the grader at one of its own files; only regular files of at most MAX_RESULT_BYTES are copied.
     """
-    parts = [p for p in f"{sandbox.RUN_DIR}/{GRADER_OUT}".split("/") if p] + [f"{grade_id}.json"]
+    parts = [p for p in f"{sandbox.RUN_DIR}/{GRADER_OUT}".split("/") if p]
     fds = []
     try:
         fds.append(os.open(f"/proc/{root_pid}/root", os.O_RDONLY | os.O_DIRECTORY))
-        for i, part in enumerate(parts):
-            last = i == len(parts) - 1
-            flags = os.O_RDONLY | os.O_NOFOLLOW | (0 if last else os.O_DIRECTORY) | os.O_NONBLOCK
-            fds.append(os.open(part, flags, dir_fd=fds[-1]))
-        st = os.fstat(fds[-1])
-        if not (st.st_mode & 0o170000 == 0o100000) or st.st_size > MAX_RESULT_BYTES:
-            return False
-        with os.fdopen(os.dup(fds[-1]), "rb") as f:
-            data = f.read(MAX_RESULT_BYTES + 1)
+        for part in parts:
+            fds.append(os.open(part, os.O_RDONLY | os.O_NOFOLLOW | os.O_DIRECTORY, dir_fd=fds[-1]))
+        for name in os.listdir(fds[-1]):
+            if RESULT_NAME.match(name):
+                _copy_one(fds[-1], name, Path(dest_dir, GRADER_OUT), seen)
     except OSError:
-        return False
+        pass
     finally:
         for fd in fds:
             os.close(fd)
-    if len(data) > MAX_RESULT_BYTES:
-        return False
-    Path(dest_dir, GRADER_OUT).mkdir(exist_ok=True)
-    Path(dest_dir, GRADER_OUT, f"{grade_id}.json").write_bytes(data)
-    return True
+
+
+def _copy_one(folder_fd, name, dest, seen):
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=folder_fd)
+    except OSError:
+        return
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        stamp = (st.st_size, st.st_mtime_ns)
+        if st.st_mode & 0o170000 != 0o100000 or st.st_size > MAX_RESULT_BYTES or seen.get(name) == stamp:
+            return
+        data = f.read(MAX_RESULT_BYTES + 1)
+    if len(data) <= MAX_RESULT_BYTES:
+        dest.mkdir(exist_ok=True)
+        (dest / name).write_bytes(data)
+        seen[name] = stamp
 
 
 class SandboxedExecute(Execute):
-    """nbgrader's Execute preprocessor with every kernel sealed; after each graded cell its recorded results are
-    copied out, and a kernel that dies at a limit says which."""
+    """nbgrader's Execute preprocessor with every kernel sealed; after each code cell the results recorded so far
+    are copied out, and a kernel that dies at a limit says which."""
+
+    _copied = {}  # {results file: (size, mtime)} of this notebook's copies
 
     def __init__(self, *args, **kwargs):
         kwargs["kernel_manager_class"] = SandboxKernelManager
@@ -195,10 +210,10 @@ class SandboxedExecute(Execute):
             if reason:
                 raise type(exc)(f"{reason}; {exc}") from exc
             raise
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if cell.metadata.get("nbgrader", {}).get("grade") and grade_id and self.km.sandbox_pid:
-            # an old copy must not stand in for a cell that recorded nothing this time
-            stale = Path(resources["metadata"]["path"], GRADER_OUT, f"{grade_id}.json")
-            stale.unlink(missing_ok=True)
-            copy_results(self.km.sandbox_pid, grade_id, resources["metadata"]["path"])
+        if cell.cell_type == "code" and self.km.sandbox_pid:
+            copy_results(self.km.sandbox_pid, resources["metadata"]["path"], self._copied)
         return cell, resources
+
+    def preprocess(self, nb, resources=None, km=None):
+        self._copied = {}
+        return super().preprocess(nb, resources, km)

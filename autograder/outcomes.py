@@ -53,8 +53,8 @@ def cell_outcome(judgement, cell, max_points, limits=()):
 
 def error_rows(student, assignment, notebook, cell_points, status, reason):
     """Zero-point rows, one per graded cell, for a notebook that could not be graded."""
-    return [dict(zip(FIELDS, (student, assignment, notebook, cell, 0.0, max_points, status, short(reason), "")))
-            for cell, max_points in cell_points]
+    return [dict(zip(FIELDS, (student, assignment, notebook, cell, 0.0, max_points, status, short(reason), "")),
+                 checks=[]) for cell, max_points in cell_points]
 
 
 def notebook_failure(log):

@@ -166,6 +166,9 @@ def command(argv, *, helpers_dir, helpers_source, inputs, connection_file, work,
             cgroup refuses first and counts the refusal.
     """
     uid, gid = ids or sandbox_ids()
+    # SIGINT is how Jupyter interrupts a kernel, sent to its whole process group: the bwrap processes ignore it
+    # (and pass that on), the kernel sets its own handler
+    ignore_interrupt = ["sh", "-c", 'trap "" INT; exec "$@"', "sh"]
     argv = [CONNECTION_FILE if arg == os.fspath(connection_file) else arg for arg in argv]
     view = _view(helpers_dir, helpers_source, inputs, connection_file, identity_files(work, uid, gid), mpl_cache)
     view = [str(limits.disk_mb * 2**20) if a == "{disk_bytes}" else a for a in view]
@@ -179,10 +182,12 @@ def command(argv, *, helpers_dir, helpers_source, inputs, connection_file, work,
     unprivileged = ["--unshare-user", "--disable-userns", "--uid", str(uid), "--gid", str(gid), "--cap-drop", "ALL"]
     tail = ["--chdir", RUN_DIR, "--"] + limited + list(argv)
     if os.geteuid() != 0:
-        return [bwrap()] + namespaces + unprivileged + view + _environment(Path(sys.executable).parent) + tail
+        return (ignore_interrupt + [bwrap()] + namespaces + unprivileged + view
+                + _environment(Path(sys.executable).parent) + tail)
     drop = ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--"]
     second = [bwrap(), "--bind", "/", "/", "--die-with-parent"] + unprivileged + tail
-    return ([bwrap()] + namespaces + ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    return (ignore_interrupt + [bwrap()] + namespaces
+            + ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
             + view + _environment(Path(sys.executable).parent) + ["--"] + drop + second)
 
 

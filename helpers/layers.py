@@ -186,10 +186,14 @@ class BatchNorm(Layer):
         self._backward = backward or kernels.batchnorm_backward
 
     def forward(self, x, train=True):
+        # Computed in x's dtype: the running statistics are handed to the kernel in that dtype, so a float64 input
+        # is normalised in float64 on every pass (with float32 buffers the first test-mode pass would otherwise
+        # take 1/sqrt(var + eps) in float32). They are kept in the parameters' dtype: float32 normally, float64
+        # after a switch for gradient checks.
         bn_param = {"mode": "train" if train else "test", "eps": self.eps, "momentum": self.momentum,
-                    **self.buffers}
+                    **{k: v.astype(x.dtype, copy=False) for k, v in self.buffers.items()}}
         out, self._cache = self._forward(x, self.params["gamma"], self.params["beta"], bn_param)
-        dtype = self.params["gamma"].dtype  # float32 normally; float64 after a switch for gradient checks
+        dtype = self.params["gamma"].dtype
         self.buffers = {k: bn_param[k].astype(dtype, copy=False) for k in ("running_mean", "running_var")}
         return out
 

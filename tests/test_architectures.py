@@ -1,4 +1,6 @@
 """helpers.architectures: the layer tables reproduce the published totals and the notes' per-layer figures."""
+from pathlib import Path
+
 import pytest
 
 from helpers import architectures as arch
@@ -137,14 +139,37 @@ def test_bad_input_is_rejected_with_a_clear_message():
         layer_table({"input": (3, 8, 8), "layers": [{"kind": "dropout", "name": "d"}]})
 
 
+def _resnet_conv_filters(name):
+    """Filters of every conv in a ResNet's description (the 7x7 stem, each block's convs, the projections),
+    walked here on its own: the number of biases a conv bias everywhere would add."""
+    description = ARCHITECTURES[name]
+    filters, channels = 0, description["input"][0]
+    for layer in description["layers"]:
+        if layer["kind"] == "conv":
+            filters += layer["filters"]
+            channels = layer["filters"]
+        elif layer["kind"] == "bottleneck":
+            out = layer["expansion"] * layer["width"]
+            projection = layer["stride"] != 1 or channels != out
+            filters += 2 * layer["width"] + out + (out if projection else 0)
+            channels = out
+    return filters
+
+
 def test_the_notebooks_remarks_on_biases(monkeypatch):
-    # Assignment 04 says: a bias in every conv of ResNet-50 adds 26,496 parameters; GoogLeNet has 6.99M weights.
+    # Assignment 04 says how many parameters a bias in every conv of ResNet-50 (the stem included) would add,
+    # and that GoogLeNet has 6.99M weights.
+    biases = _resnet_conv_filters("ResNet-50")
+    assert biases == 64 + sum((6 * w + 4 * w) + (n - 1) * 6 * w for w, n in zip((64, 128, 256, 512), (3, 4, 6, 3)))
     conv = arch.conv_counts
 
     def with_bias(in_shape, filters, size, stride=1, pad=0, bias=True, bn=False):
         return conv(in_shape, filters, size, stride, pad, True, bn)
-    monkeypatch.setattr(arch, "conv_counts", with_bias)
-    assert totals(layer_table("ResNet-50"))["params"] == PARAMS["ResNet-50"] + 26_496
+    monkeypatch.setattr(arch, "conv_counts", with_bias)      # the convs inside the blocks (via _chain, _shortcut)
+    rows = layer_table("ResNet-50", counters={"conv": with_bias})   # and the stem conv1, a layer of its own
+    assert totals(rows)["params"] == PARAMS["ResNet-50"] + biases
+    notebook = (Path(__file__).resolve().parents[1] / "solutions" / "04_resnets" / "resnets.ipynb").read_text()
+    assert f"ResNet-50 gains {biases:,d} parameters" in notebook
     monkeypatch.setattr(arch, "conv_counts", conv)
     rows = layer_table("GoogLeNet")
     biases = sum(r.output_shape[0] for r in rows if r.kind in ("conv", "fc"))

@@ -1,15 +1,15 @@
 """Attacks on the grader, each a real submission graded by the real grader (the shared run of conftest.graded):
 the sandbox's walls, its limits, and delegation to the course's own implementations."""
+import csv
 import re
-import threading
+import subprocess
+import sys
 
 import nbformat
 import pytest
 
-from autograder.course import NOTEBOOKS, SOLUTIONS
-from autograder.grade import grade
+from autograder.course import HELPERS, NOTEBOOKS, REPO_ROOT, SOLUTIONS
 from autograder.guard import DELEGATED, course_fingerprints, pasted
-from autograder.course import HELPERS
 from conftest import DELEGATIONS, FAULT_ASSIGNMENT, notebooks_of, rows_of
 from studentwork import fill_release, write_submission
 from test_grading import feedback_text
@@ -74,22 +74,20 @@ def test_two_grading_runs_at_once_cannot_see_each_other(tmp_path):
     code = next(c.source for c in fill_release(release, source).cells
                 if c.metadata.get("nbgrader", {}).get("grade_id") == first)
     other = tmp_path / "run_a"
-    snoop = (f"import glob\n_seen = glob.glob('/tmp/autograder-*') + glob.glob({str(other)!r} + '/**', recursive=True)\n"
+    snoop = ("import glob, os\n"
+             f"_seen = glob.glob('/tmp/autograder-*') + [p for p in [{str(other)!r}] if os.path.exists(p)]\n"
              "print('SAW:', _seen)\nimport time\ntime.sleep(2)\n")
     write_submission(other / "subs", "a", FAULT_ASSIGNMENT, {notebook: fill_release(release, source, {first: snoop + code})})
     write_submission(tmp_path / "run_b" / "subs", "b", FAULT_ASSIGNMENT,
                      {notebook: fill_release(release, source, {first: snoop + code})})
-    results = {}
-
-    def run(name):
-        results[name] = grade(tmp_path / name / "subs", out=tmp_path / name / "out", jobs=1, progress=False)
-
-    threads = [threading.Thread(target=run, args=(name,)) for name in ("run_a", "run_b")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    runs = {name: subprocess.Popen([sys.executable, "-m", "autograder", "grade", str(tmp_path / name / "subs"),
+                                    "--out", str(tmp_path / name / "out"), "--jobs", "1"], cwd=REPO_ROOT,
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            for name in ("run_a", "run_b")}
     for name, student in (("run_a", "a"), ("run_b", "b")):
-        assert all(r["status"] == "passed" for r in results[name]), results[name]
+        output = runs[name].communicate(timeout=600)[0]
+        assert runs[name].returncode == 0, output[-2000:]
+        with open(tmp_path / name / "out" / "grades.csv") as f:
+            assert all(r["status"] == "passed" for r in csv.DictReader(f)), output[-2000:]
         text = feedback_text(tmp_path / name / "out", student, FAULT_ASSIGNMENT)
         assert "SAW: []" in text, [line for line in text.splitlines() if "SAW:" in line]

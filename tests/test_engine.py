@@ -122,6 +122,37 @@ def test_batchnorm_layer_keeps_running_statistics_and_evaluates_with_them():
     assert all(np.array_equal(before[k], bn.buffers[k]) for k in before)
 
 
+def test_float64_test_mode_batchnorm_computes_in_float64_on_every_pass():
+    # float64 parameters and input, float32 running statistics (as a fresh layer has them): every test-mode pass,
+    # the first included, normalises in float64, so the result does not depend on how the images are batched.
+    rng = np.random.default_rng(7)
+    bn = L.BatchNorm(3)
+    bn.params = {"gamma": rng.uniform(0.5, 2, 3), "beta": rng.standard_normal(3)}
+    bn.buffers = {"running_mean": rng.standard_normal(3).astype(np.float32),
+                  "running_var": rng.uniform(0.1, 3, 3).astype(np.float32)}
+    mean, var = (bn.buffers[k].astype(np.float64) for k in ("running_mean", "running_var"))
+    x = rng.standard_normal((10, 3, 4, 5))
+    expected = ((x - mean[None, :, None, None]) / np.sqrt(var[None, :, None, None] + bn.eps)
+                * bn.params["gamma"][None, :, None, None] + bn.params["beta"][None, :, None, None])
+    first = bn.forward(x[:3], train=False)
+    assert first.dtype == np.float64
+    np.testing.assert_allclose(first, expected[:3], rtol=1e-14, atol=1e-14)
+    assert all(bn.buffers[k].dtype == np.float64 for k in bn.buffers)      # the parameters' dtype
+    assert np.array_equal(bn.buffers["running_var"], var)                   # test mode changes nothing
+    rest = np.concatenate([bn.forward(x[i:i + 3], train=False) for i in range(3, 10, 3)])
+    np.testing.assert_allclose(np.concatenate([first, rest]), expected, rtol=1e-14, atol=1e-14)
+    np.testing.assert_allclose(bn.forward(x, train=False), expected, rtol=1e-14, atol=1e-14)
+
+
+def test_batchnorm_layer_keeps_float32_statistics_for_float32_parameters():
+    bn = L.BatchNorm(2)
+    x64 = np.random.default_rng(8).standard_normal((6, 2, 3, 3))
+    assert bn.forward(x64, train=True).dtype == np.float64
+    assert all(v.dtype == np.float32 for v in bn.buffers.values())
+    assert bn.forward(x64.astype(np.float32), train=True).dtype == np.float32
+    assert all(v.dtype == np.float32 for v in bn.buffers.values())
+
+
 def test_save_and_load_round_trip_and_mismatches_are_named(tmp_path):
     model = models.build("resnet8", seed=4)
     x = np.random.default_rng(4).normal(size=(2, 3, 32, 32)).astype(np.float32)

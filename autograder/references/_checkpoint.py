@@ -42,8 +42,8 @@ def load_checkpoint(path):
     """
     path = Path(path)
     if path.is_symlink() or not path.is_file():
-        raise ValueError(f"no {CHECKPOINT} was handed in with the notebook: train LeNet-5 (QUICK = False), save it "
-                         f"with the notebook's last cells and hand in {CHECKPOINT}")
+        raise ValueError(f"no {CHECKPOINT} was handed in with the notebook: train LeNet-5 with QUICK = False (its "
+                         f"training cell saves {CHECKPOINT}) and hand in {CHECKPOINT} beside the notebook")
     if path.stat().st_size > MAX_CHECKPOINT_BYTES:
         raise ValueError(f"{CHECKPOINT} is larger than LeNet-5's weights can be")
     shapes = lenet_shapes()
