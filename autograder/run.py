@@ -25,7 +25,7 @@ from . import references
 from .course import HELPERS, REPO_ROOT, SOLUTIONS, graded_cells, nbgrader_config
 from .feedback import failure_page, scrub_notebook
 from .guard import course_fingerprints, pasted, prepare_helpers
-from .outcomes import FIELDS, UNSANDBOXED, cell_outcome, error_rows, last_error, limits_reached, notebook_failure, short
+from .outcomes import FIELDS, UNSANDBOXED, cell_outcome, error_rows, limits_reached, notebook_failure, short
 from .release import generate_assignment
 from .task import Result, course_version, grade_id
 from .trusted import judge_cell, read_results, write_inputs
@@ -182,7 +182,7 @@ def _grade(task, space, scratch):
         result = api.autograde(assignment, student, force=True, create=True)
         rows += _judge(course, task, cells, problems, result, cases, warnings)
         try:
-            pages = _feedback(api, course, task)
+            pages = _feedback(course, task)
         except Exception as exc:  # noqa: BLE001 - the grades stand without feedback; say so
             warnings.append(f"no feedback for {task.key}: {exc}")
     for notebook, (status, reason) in problems.items():
@@ -238,7 +238,7 @@ def _judge(course, task, cells, problems, result, cases, warnings):
     return rows
 
 
-def _feedback(api, course, task):
+def _feedback(course, task):
     """{notebook: HTML} of the graded notebooks, hidden tests and their tracebacks removed; a notebook graded
     without the sandbox says so at its top."""
     student, assignment = task.student, task.assignment
@@ -247,15 +247,37 @@ def _feedback(api, course, task):
     if not notebooks:
         return {}
     source_cells = _source_cells(course, assignment)
+    pages = {}
     for path in notebooks:
         nb = scrub_notebook(nbformat.read(path, as_version=4), source_cells)
         if not task.settings.sandbox:
             nb.cells.insert(0, nbformat.v4.new_markdown_cell(f"**Note:** {UNSANDBOXED} (`--no-sandbox`)."))
-        _write_notebook(nb, path)
-    result = api.generate_feedback(assignment, student, force=True)
-    if not result.get("success"):
-        raise RuntimeError(f"nbgrader could not write the feedback: {last_error(result.get('log', ''))}")
-    return {html.stem: html.read_text() for html in (course / "feedback" / student / assignment).glob("*.html")}
+        resources = {"metadata": {"name": path.stem}, "unique_key": path.stem,
+                     "nbgrader": {"student": student, "assignment": assignment, "notebook": path.stem,
+                                  "db_url": f"sqlite:///{course / 'gradebook.db'}"}}
+        pages[path.stem] = feedback_exporter().from_notebook_node(nb, resources)[0]
+    return pages
+
+
+_exporter = None
+
+
+def feedback_exporter():
+    """nbgrader's feedback exporter (its HTML template, the grades from the gradebook), made once per process:
+    building it and loading its templates for every notebook cost as much as grading a small one."""
+    global _exporter
+    if _exporter is None:
+        import nbgrader
+        from nbconvert.exporters import HTMLExporter
+        from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+        from nbgrader.preprocessors import GetGrades
+        base = Path(nbgrader.__file__).parent / "server_extensions" / "formgrader"
+        _exporter = HTMLExporter(template_name="feedback", extra_template_basedirs=[os.fspath(base / "templates")],
+                                 extra_template_paths=[os.fspath(base / "static" / "node_modules" / "bootstrap" /
+                                                                 "dist" / "css")])
+        _exporter.register_preprocessor(GetGrades(), enabled=True)
+        _exporter.register_preprocessor(CSSHTMLHeaderPreprocessor(), enabled=True)
+    return _exporter
 
 
 def _write_notebook(nb, path):

@@ -1,20 +1,22 @@
-"""Grading throughput on a mixed class of all five assignments: this grader against the one before bubblewrap,
-without a sandbox, and against nbgrader's own serial CLI, all in one run on this machine.
+"""Grading throughput on a mixed class of all five assignments, all in one run on this machine: this grader with 1
+and 2 local Dask workers and on a loopback Dask cluster (a scheduler and two worker processes), without a sandbox,
+the grader before bubblewrap and Dask, and nbgrader's own serial CLI; plus the start of one sealed kernel.
 
-    python bench/grading_throughput.py [--students 4] [--jobs 2] [--repeat 3] [--baseline COMMIT]
+    python bench/grading_throughput.py [--students 4] [--repeat 3] [--baseline COMMIT] [--no-nbgrader]
 
 Every student hands in every assignment: a third perfect, some blank, the rest one corpus mistake each. Timed,
 interleaved in each repeat so that the machine's load falls on all alike (medians are reported):
 
-- ``sandbox``: ``python -m autograder grade --jobs N``, as shipped (bubblewrap, the course's answers switched off);
-- ``sandbox_guard_off``: the same with nothing switched off (``autograder.guard.OFF_LIMITS`` emptied), which
-  isolates the cost of the sandbox itself: with the guard on, demonstration cells that use the course's code
-  (04's and 05's quick training runs) stop at once, so the shipped grader also does less work;
-- ``no_sandbox``: ``--no-sandbox``;
-- ``baseline``: the grader of ``--baseline`` (default ``169d2e9``, the last commit with the ctypes namespace
-  sandbox) from a git worktree, same Python, same helpers;
-- ``nbgrader``: ``nbgrader autograde`` + ``generate_feedback``, serial, per assignment, no sandbox (scores from
-  inside the kernel).
+- ``jobs1``, ``jobs2``: ``python -m autograder grade --jobs N`` as shipped (bubblewrap, the course's answers
+  switched off, which also stops 04's and 05's quick training runs early);
+- ``cluster2``: the same through ``--scheduler-file`` on a loopback cluster of two one-thread worker processes;
+- ``no_sandbox``: ``--jobs 2 --no-sandbox`` (the kernel sees the real helpers, so the training runs run);
+- ``baseline``: the grader of ``--baseline`` (default ``169d2e9``: its own worker pool and the ctypes namespace
+  sandbox) from a git worktree, ``--jobs 2``, same Python, same helpers;
+- ``nbgrader``: ``nbgrader autograde`` + ``generate_feedback``, serial, per assignment, no sandbox.
+
+The cost of the sandbox itself is measured apart, as the time to start one kernel and run one cell: under
+bubblewrap, under the baseline's namespace sandbox and under no sandbox (``--kernel-starts`` of each).
 
 Prints a table and writes bench/results/grading_throughput.json.
 """
@@ -40,8 +42,63 @@ from conftest import load_mistakes  # noqa: E402
 from studentwork import fill_release, write_submission  # noqa: E402
 
 BIN = Path(sys.executable).parent
-GUARD_OFF = ("import sys, autograder.guard as g; g.OFF_LIMITS.clear(); from autograder.cli import main; "
-             "sys.exit(main(sys.argv[1:]))")
+KERNEL_START = """
+import asyncio, os, sys, time, tempfile
+from pathlib import Path
+os.environ["JUPYTER_RUNTIME_DIR"] = tempfile.mkdtemp()
+mode = sys.argv[1]
+if mode == "bubblewrap":
+    from autograder.kernel import SandboxKernelManager as Manager
+    from autograder.course import HELPERS
+    kw = dict(helpers_dir=str(HELPERS))
+elif mode == "namespaces":
+    from autograder.kernel import SandboxKernelManager as Manager
+    kw = dict(hide=[tempfile.mkdtemp()])
+else:
+    from jupyter_client.manager import AsyncKernelManager as Manager
+    kw = {}
+async def once():
+    run = tempfile.mkdtemp()
+    start = time.perf_counter()
+    km = Manager(kernel_name="python3", **kw)
+    await km.start_kernel(cwd=run)
+    kc = km.client(); kc.start_channels()
+    await kc.wait_for_ready(timeout=60)
+    await kc.execute_interactive("1 + 1", timeout=60)
+    took = time.perf_counter() - start
+    kc.stop_channels(); await km.shutdown_kernel(now=True)
+    return took
+print(asyncio.run(once()))
+"""
+
+
+def kernel_start(cwd, mode):
+    """Seconds to start one kernel (``mode``: bubblewrap, namespaces = the baseline's sandbox, none) and run a cell."""
+    env = {**os.environ, "PYTHONPATH": str(cwd)}  # the baseline's own autograder package, also in its launcher
+    done = subprocess.run([sys.executable, "-c", KERNEL_START, mode], cwd=cwd, env=env, check=True,
+                          capture_output=True, text=True)
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+class LoopbackCluster:
+    """A Dask scheduler and two one-thread workers on 127.0.0.1, each a process of its own."""
+
+    def __init__(self, folder):
+        self.file = Path(folder) / "scheduler.json"
+        quiet = dict(cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.procs = [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host",
+                                        "127.0.0.1", "--port", "0", "--no-dashboard", "--scheduler-file",
+                                        str(self.file)], **quiet)]
+        while not self.file.exists():
+            time.sleep(0.2)
+        self.procs += [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", "--scheduler-file",
+                                         str(self.file), "--nthreads", "1", "--nworkers", "1", "--no-dashboard",
+                                         "--host", "127.0.0.1"], **quiet) for _ in range(2)]
+
+    def close(self):
+        for proc in self.procs:
+            proc.kill()
+            proc.wait()
 
 
 def make_class(root, students):
@@ -96,54 +153,60 @@ def baseline_checkout(commit, where):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--students", type=int, default=4)
-    parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--kernel-starts", type=int, default=10)
     parser.add_argument("--baseline", default="169d2e9")
     parser.add_argument("--no-nbgrader", action="store_true", help="leave out serial nbgrader (slow)")
     args = parser.parse_args()
-    jobs = ["--jobs", str(args.jobs)]
+    grader = [sys.executable, "-m", "autograder", "grade"]
     with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
         tmp = Path(tmp)
         subs = tmp / "submissions"
         notebooks = make_class(subs, args.students)
         old = baseline_checkout(args.baseline, tmp / "baseline")
+        cluster = LoopbackCluster(tmp)
         variants = {
-            "sandbox": (ROOT, [sys.executable, "-m", "autograder"], jobs),
-            "sandbox_guard_off": (ROOT, [sys.executable, "-c", GUARD_OFF], jobs),
-            "no_sandbox": (ROOT, [sys.executable, "-m", "autograder"], jobs + ["--no-sandbox"]),
-            "baseline": (old, [sys.executable, "-m", "autograder"], jobs),
+            "jobs1": (ROOT, ["--jobs", "1"]),
+            "jobs2": (ROOT, ["--jobs", "2"]),
+            "cluster2": (ROOT, ["--scheduler-file", str(cluster.file)]),
+            "no_sandbox": (ROOT, ["--jobs", "2", "--no-sandbox"]),
+            "baseline": (old, ["--jobs", "2"]),
         }
         times = {name: [] for name in list(variants) + ([] if args.no_nbgrader else ["nbgrader"])}
+        starts = {"bubblewrap": [], "namespaces": [], "none": []}
         try:
+            for _ in range(args.kernel_starts):
+                for mode in starts:
+                    starts[mode].append(kernel_start(old if mode == "namespaces" else ROOT, mode))
             for r in range(args.repeat):
-                for name, (cwd, argv, extra) in variants.items():
-                    out = tmp / f"{name}{r}"
+                for name, (cwd, extra) in variants.items():
                     start = time.perf_counter()
-                    subprocess.run(argv + ["grade", str(subs), "--out", str(out)] + extra, check=True, cwd=cwd,
-                                   capture_output=True)
+                    subprocess.run(grader + [str(subs), "--out", str(tmp / f"{name}{r}")] + extra, check=True,
+                                   cwd=cwd, capture_output=True)
                     times[name].append(time.perf_counter() - start)
                 if not args.no_nbgrader:
                     times["nbgrader"].append(time_nbgrader(subs, tmp / "course"))
                 print(f"run {r + 1}/{args.repeat}: " + ", ".join(f"{k} {v[-1]:.1f} s" for k, v in times.items()),
                       file=sys.stderr, flush=True)
         finally:
+            cluster.close()
             subprocess.run(["git", "worktree", "remove", "--force", str(old)], cwd=ROOT, capture_output=True)
     median = {name: statistics.median(t) for name, t in times.items()}
+    start_median = {mode: statistics.median(t) for mode, t in starts.items()}
     result = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or 'cpu'}, "
-                   f"Python {platform.python_version()}, shared and loaded while measured",
+                   f"Python {platform.python_version()}",
         "class": f"{args.students} students x {len(assignments())} assignments = {notebooks} notebooks",
-        "jobs": args.jobs, "repeat": args.repeat, "baseline": args.baseline,
+        "repeat": args.repeat, "baseline": args.baseline,
         "seconds_median": median, "seconds_all": times,
         "notebooks_per_minute": {name: notebooks * 60 / m for name, m in median.items()},
-        "sandbox_cost_vs_baseline": median["sandbox_guard_off"] / median["baseline"] - 1,
-        "shipped_vs_baseline": median["sandbox"] / median["baseline"] - 1,
+        "kernel_start_seconds_median": start_median, "kernel_start_seconds_all": starts,
+        "sandbox_start_cost_vs_baseline": start_median["bubblewrap"] / start_median["namespaces"] - 1,
     }
-    print(f"{'grader':52} {'median s':>9} {'notebooks/min':>14}")
+    print(f"{'grader':28} {'median s':>9} {'notebooks/min':>14}")
     for name in times:
-        print(f"{name:52} {median[name]:9.1f} {result['notebooks_per_minute'][name]:14.1f}")
-    print(f"bubblewrap sandbox against the baseline's sandbox: {result['sandbox_cost_vs_baseline']:+.1%}; "
-          f"as shipped (answers switched off): {result['shipped_vs_baseline']:+.1%}")
+        print(f"{name:28} {median[name]:9.1f} {result['notebooks_per_minute'][name]:14.1f}")
+    print("one kernel start + one cell, median s: " + ", ".join(f"{k} {v:.2f}" for k, v in start_median.items()))
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / "grading_throughput.json").write_text(json.dumps(result, indent=2) + "\n")
