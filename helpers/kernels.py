@@ -179,12 +179,12 @@ def _conv_backward_flat(xp, dout, x_shape, flat, w, pad):
     dout_flat = _to_flat(xp, dout, hp, wp, 0, before=reach)
     grad = dout_flat[:, reach:]  # (F, N*hp*wp)
     blocks = _blocks(grad.shape[1] - reach, c * hh * ww)
-    dw = xp.zeros((f, c * hh * ww), dtype=dout.dtype)
+    dw_t = xp.zeros((c * hh * ww, f), dtype=dout.dtype)  # dw transposed: BLAS is faster with the long axis inside
     buffer = xp.empty((c, hh, ww, blocks[0][1]), dtype=flat.dtype)
     for start, stop in blocks:
         cols = buffer[..., :stop - start]
         xp.copyto(cols, _windows(xp, flat, hh, ww, wp, start, stop))
-        dw += grad[:, start:stop] @ cols.reshape(-1, stop - start).T
+        dw_t += cols.reshape(-1, stop - start) @ grad[:, start:stop].T
     if c >= f:
         # dx at flat position t gathers w[:, :, i, j].T @ dout at t - i*wp - j: the window at t - reach, flipped
         flipped = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(c, -1)  # (C, F*HH*WW)
@@ -198,7 +198,8 @@ def _conv_backward_flat(xp, dout, x_shape, flat, w, pad):
             for i in range(hh):
                 for j in range(ww):
                     dx_flat[:, start + i * wp + j:stop + i * wp + j] += dcols[:, i, j]
-    return _from_flat(xp, dx_flat[:, :n * hp * wp], n, hp, wp, pad, h, width), dw.reshape(w.shape)
+    dx = _from_flat(xp, dx_flat[:, :n * hp * wp], n, hp, wp, pad, h, width)
+    return dx, xp.ascontiguousarray(dw_t.T).reshape(w.shape)
 
 
 def _col2im(xp, dout3, w, x_shape, stride, pad, out_h, out_w):
@@ -266,12 +267,12 @@ def max_pool_backward(dout, cache):
     xp = array_module(dout)
     x_shape, first_max, size, stride = cache
     dx = xp.zeros(x_shape, dtype=dout.dtype)
-    zero = xp.zeros((), dtype=dout.dtype)
     for k, (rows, cols) in enumerate(_offset_slices(*dout.shape[2:], size, stride)):
-        if stride >= size:  # regions do not overlap: each input gets at most one gradient
-            dx[:, :, rows, cols] = xp.where(first_max == k, dout, zero)
+        # dout where the region's first maximum sits at offset k, 0 elsewhere
+        if stride >= size:  # regions do not overlap: each input gets at most one gradient, written in place
+            xp.multiply(dout, first_max == k, out=dx[:, :, rows, cols])
         else:
-            dx[:, :, rows, cols] += xp.where(first_max == k, dout, zero)
+            dx[:, :, rows, cols] += dout * (first_max == k)
     return dx
 
 
@@ -293,14 +294,16 @@ def avg_pool_backward(dout, cache):
     dx = xp.zeros(x_shape, dtype=dout.dtype)
     share = dout / (size * size)
     for rows, cols in _offset_slices(*dout.shape[2:], size, stride):
-        dx[:, :, rows, cols] += share
+        if stride >= size:  # regions do not overlap: each input gets one share at most
+            dx[:, :, rows, cols] = share
+        else:
+            dx[:, :, rows, cols] += share
     return dx
 
 
 def relu_forward(x):
     """ReLU: out = max(x, 0), same shape as x; cache for relu_backward."""
-    out = x * (x > 0)
-    return out, x
+    return array_module(x).maximum(x, 0), x
 
 
 def relu_backward(dout, cache):
@@ -339,6 +342,12 @@ def _bn_axes(x):
     raise ValueError(f"batch norm takes x of shape (N, C, H, W) or (N, D); got {x.shape}")
 
 
+def _per_channel_dot(xp, a, b):
+    """sum(a * b) over every axis but axis 1 (the channel's or feature's), without an a * b temporary."""
+    n, c = a.shape[:2]
+    return xp.einsum("ncp,ncp->c", a.reshape(n, c, -1), b.reshape(n, c, -1))
+
+
 def batchnorm_forward(x, gamma, beta, bn_param):
     """Batch normalisation, per channel over (N, H, W) for images or per feature over N for vectors.
 
@@ -367,7 +376,7 @@ def batchnorm_forward(x, gamma, beta, bn_param):
         m = x.size // channels
         mean = x.sum(axis=axes) / m
         centred = x - mean.reshape(shape)
-        var = (centred * centred).sum(axis=axes) / m  # biased: divide by m
+        var = _per_channel_dot(xp, centred, centred) / m  # biased: divide by m
         bn_param["running_mean"] = momentum * running_mean + (1 - momentum) * mean
         bn_param["running_var"] = momentum * running_var + (1 - momentum) * var
     else:
@@ -386,8 +395,9 @@ def batchnorm_backward(dout, cache):
     In train mode dx accounts for the batch mean and variance depending on x; in test mode they are constants.
     """
     x_hat, gamma, inv_std, axes, shape, mode = cache
+    xp = array_module(dout)
     dbeta = dout.sum(axis=axes)
-    dgamma = (dout * x_hat).sum(axis=axes)
+    dgamma = _per_channel_dot(xp, dout, x_hat)
     scale = (gamma * inv_std).reshape(shape).astype(dout.dtype, copy=False)
     if mode == "test":
         return dout * scale, dgamma, dbeta
@@ -395,7 +405,7 @@ def batchnorm_backward(dout, cache):
     # dx = scale * (dout - mean(dout) - x_hat * mean(dout * x_hat)), built in one buffer
     dx = x_hat * (dgamma / m).reshape(shape)
     dx += (dbeta / m).reshape(shape)
-    dx = dout - dx
+    xp.subtract(dout, dx, out=dx)
     dx *= scale
     return dx, dgamma, dbeta
 
