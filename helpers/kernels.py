@@ -76,13 +76,15 @@ def conv_forward(x, w, b, stride=1, pad=0):
     if stride == 1:
         hp, wp = h + 2 * pad, width + 2 * pad
         flat = _to_flat(xp, x, hp, wp, pad)  # (C, N*Hp*Wp)
-        out = _from_flat(xp, _correlate_flat(xp, flat, w.reshape(f, -1), hh, ww, wp), n, hp, wp, 0, out_h, out_w)
+        out_flat = _correlate_flat(xp, flat, w.reshape(f, -1), hh, ww, wp)  # (F, N*Hp*Wp)
+        out = xp.empty((n, f, out_h, out_w), dtype=out_flat.dtype)
+        xp.add(_unflatten(out_flat, n, hp, wp, 0, out_h, out_w), b.reshape(1, -1, 1, 1), out=out)  # one pass
         cache = (x.shape, flat, w, stride, pad)
     else:
         cols = _im2col(xp, _pad(xp, x, pad), hh, ww, stride, out_h, out_w)  # (N, C*HH*WW, H'*W')
         out = xp.matmul(w.reshape(f, -1), cols).reshape(n, f, out_h, out_w)
+        out += b.reshape(1, -1, 1, 1)
         cache = (x.shape, cols, w, stride, pad)
-    out += b.reshape(1, -1, 1, 1)
     return out, cache
 
 
@@ -129,10 +131,10 @@ def _to_flat(xp, a, hp, wp, start, before=0):
     return flat
 
 
-def _from_flat(xp, flat, n, hp, wp, start, h, width):
-    """The inverse of _to_flat: flat (C, N*hp*wp) -> (N, C, h, width), cut at row and column `start`."""
+def _unflatten(flat, n, hp, wp, start, h, width):
+    """The inverse of _to_flat as a view: flat (C, N*hp*wp) -> (N, C, h, width), cut at row and column `start`."""
     grid = flat.reshape(-1, n, hp, wp)[:, :, start:start + h, start:start + width]
-    return xp.ascontiguousarray(grid.transpose(1, 0, 2, 3))
+    return grid.transpose(1, 0, 2, 3)
 
 
 def _blocks(positions, rows):
@@ -198,7 +200,7 @@ def _conv_backward_flat(xp, dout, x_shape, flat, w, pad):
             for i in range(hh):
                 for j in range(ww):
                     dx_flat[:, start + i * wp + j:stop + i * wp + j] += dcols[:, i, j]
-    dx = _from_flat(xp, dx_flat[:, :n * hp * wp], n, hp, wp, pad, h, width)
+    dx = xp.ascontiguousarray(_unflatten(dx_flat[:, :n * hp * wp], n, hp, wp, pad, h, width))
     return dx, xp.ascontiguousarray(dw_t.T).reshape(w.shape)
 
 
