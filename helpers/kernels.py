@@ -161,7 +161,7 @@ def _correlate_flat(xp, flat, w_mat, hh, ww, wp):
         (F, L) in which the last (HH-1)*wp + WW-1 columns (windows past the end) are zero.
     """
     c, length = flat.shape
-    out = xp.zeros((w_mat.shape[0], length), dtype=flat.dtype)
+    out = xp.zeros((w_mat.shape[0], length), dtype=xp.result_type(w_mat, flat))
     blocks = _blocks(length - (hh - 1) * wp - (ww - 1), w_mat.shape[1])
     buffer = xp.empty((c, hh, ww, blocks[0][1]), dtype=flat.dtype)  # reused by every block
     for start, stop in blocks:
@@ -181,7 +181,7 @@ def _conv_backward_flat(xp, dout, x_shape, flat, w, pad):
     dout_flat = _to_flat(xp, dout, hp, wp, 0, before=reach)
     grad = dout_flat[:, reach:]  # (F, N*hp*wp)
     blocks = _blocks(grad.shape[1] - reach, c * hh * ww)
-    dw_t = xp.zeros((c * hh * ww, f), dtype=dout.dtype)  # dw transposed: BLAS is faster with the long axis inside
+    dw_t = xp.zeros((c * hh * ww, f), dtype=xp.result_type(flat, dout))  # dw transposed: BLAS is faster with the long axis inside
     buffer = xp.empty((c, hh, ww, blocks[0][1]), dtype=flat.dtype)
     for start, stop in blocks:
         cols = buffer[..., :stop - start]
@@ -193,7 +193,7 @@ def _conv_backward_flat(xp, dout, x_shape, flat, w, pad):
         dx_flat = _correlate_flat(xp, dout_flat, flipped, hh, ww, wp)  # (C, reach + N*hp*wp)
     else:
         # the column gradients w_mat.T @ dout of each block, added to the window they came from
-        dx_flat = xp.zeros((c, n * hp * wp), dtype=dout.dtype)
+        dx_flat = xp.zeros((c, n * hp * wp), dtype=xp.result_type(w, dout))
         w_mat = w.reshape(f, -1)
         for start, stop in blocks:
             dcols = (w_mat.T @ grad[:, start:stop]).reshape(c, hh, ww, stop - start)
