@@ -117,8 +117,10 @@ def conv_backward(dout, cache):
     return dx, dw, db
 
 
-# Numbers held by one block of copied windows (4 MB in float32): the block stays in cache while it is multiplied.
-BLOCK_NUMBERS = 2 ** 20
+# Numbers held by one block of copied windows (16 MB in float32): small enough to stay in the processor's cache
+# while it is multiplied, large enough that a layer takes few matrix products (each one wakes the BLAS threads,
+# which costs a lot when other programs share the cores; 4 MB blocks were slower here).
+BLOCK_NUMBERS = 2 ** 22
 
 
 def _to_flat(xp, a, hp, wp, start, before=0):
