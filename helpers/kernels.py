@@ -121,6 +121,7 @@ def conv_backward(dout, cache):
 # while it is multiplied, large enough that a layer takes few matrix products (each one wakes the BLAS threads,
 # which costs a lot when other programs share the cores; 4 MB blocks were slower here).
 BLOCK_NUMBERS = 2 ** 22
+MIN_BLOCK = 256  # positions: never fewer per block
 
 
 def _to_flat(xp, a, hp, wp, start, before=0):
@@ -141,7 +142,7 @@ def _unflatten(flat, n, hp, wp, start, h, width):
 
 def _blocks(positions, rows):
     """(start, stop) of consecutive blocks covering range(positions), with about BLOCK_NUMBERS / rows in each."""
-    size = max(256, BLOCK_NUMBERS // rows)
+    size = max(MIN_BLOCK, BLOCK_NUMBERS // rows)
     return [(start, min(start + size, positions)) for start in range(0, positions, size)]
 
 
