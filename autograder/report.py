@@ -217,13 +217,14 @@ th { background: #eef2f7; font-weight: 600; }
 tr:nth-child(even) td { background: #fafbfc; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .bar { display: inline-block; height: 9px; background: #3b6ea8; border-radius: 2px; vertical-align: middle; }
-.pill { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: .8em; font-weight: 600; }
+.pill { display: inline-block; white-space: nowrap; padding: 1px 8px; border-radius: 10px; font-size: .8em; font-weight: 600; }
 .timeout { background: #fde8c8; color: #8a4b00; } .error { background: #fbd5d5; color: #8a1c1c; }
 .limit { background: #e5dcfa; color: #4b2a99; } .ungradable { background: #e4e7eb; color: #323f4b; }
 .missing { background: #e4e7eb; color: #52606d; } .flag { background: #fff3c4; color: #7a5b00; }
 .cell { background: white; border-radius: 8px; padding: 10px 16px 14px; margin: 12px 0;
         box-shadow: 0 1px 3px rgba(0,0,0,.08); }
-.cell table { box-shadow: none; }
+.cell table { box-shadow: none; table-layout: fixed; margin-top: 8px; }
+.cell col.c-count { width: 110px; } .cell col.c-bar { width: 120px; }
 .cell .meta { color: #52606d; font-size: .88em; }
 .none { color: #7b8794; font-style: italic; }
 code { font-family: "SFMono-Regular", Consolas, Menlo, monospace; font-size: .92em; }
@@ -241,10 +242,17 @@ def _pct(x):
 def _counted(counter, graded, label):
     if not counter:
         return f'<p class="none">no failing {label}</p>'
-    rows = "".join(f'<tr><td class="num">{n} of {graded}</td><td><span class="bar" style="width:{80 * n / graded:.0f}px">'
+    rows = "".join(f'<tr><td class="num">{n} of {graded}</td><td><span class="bar" style="width:{100 * n / graded:.0f}px">'
                    f'</span></td><td>{_e(text)}</td></tr>' for text, n in counter.most_common(TOP))
     more = f"<tr><td></td><td></td><td class='none'>and {len(counter) - TOP} more</td></tr>" if len(counter) > TOP else ""
-    return f'<table><tr><th class="num">students</th><th></th><th>{label}</th></tr>{rows}{more}</table>'
+    return (f'<table><colgroup><col class="c-count"><col class="c-bar"><col></colgroup>'
+            f'<tr><th class="num">students</th><th></th><th>{label}</th></tr>{rows}{more}</table>')
+
+
+def _cells_text(cells, in_notebook):
+    if len(cells) == in_notebook:
+        return f"all {in_notebook} graded cells"
+    return _e(f"{len(cells)}: {', '.join(cells)}")
 
 
 def render_html(report):
@@ -283,12 +291,13 @@ def render_html(report):
                      + _counted(c.mistakes, c.graded, "named mistake")
                      + _counted(c.failing_checks, c.graded, "failing check") + "</div>")
     parts.append("<h2>Submissions that could not be graded normally</h2>")
+    cells_of = Counter(c.notebook for c in report.cells)
     if report.problems:
         parts.append("<table><tr><th>student</th><th>notebook</th><th>status</th><th>reason</th><th>cells</th></tr>")
         for p in report.problems:
             parts.append(f"<tr><td>{_e(p.student)}</td><td>{_e(p.notebook)}</td><td><span class='pill {p.status}'>"
                          f"{_e(PROBLEM_LABELS[p.status])}</span></td><td>{_e(p.reason)}</td>"
-                         f"<td>{len(p.cells)}: {_e(', '.join(p.cells))}</td></tr>")
+                         f"<td>{_cells_text(p.cells, cells_of[p.notebook])}</td></tr>")
         parts.append("</table>")
     else:
         parts.append("<p class='none'>none: every submission ran</p>")
