@@ -37,6 +37,7 @@ def unpacked(tmp_path_factory):
         zf.extractall(source)
     for name in ("setup.sh", "run_autograder"):
         os.chmod(source / name, 0o755)
+        assert subprocess.run(["bash", "-n", str(source / name)]).returncode == 0, f"{name}: bash syntax error"
     return tmp, source
 
 
