@@ -1,4 +1,4 @@
-"""The instructor's command line: ``python -m autograder {release,grade,selftest}``."""
+"""The instructor's command line: ``python -m autograder {release,grade,selftest,report,export}``."""
 import argparse
 import os
 import sys
@@ -65,7 +65,28 @@ def main(argv=None):
         p.add_argument("--disk-mb", type=int, default=defaults.disk_mb,
                        help="files one submission may write in all, MiB (default %(default)s)")
 
+    p = sub.add_parser("report", help="class report: OUT/report/<assignment>.html from OUT/grades.csv, checks.csv")
+    p.add_argument("out", help="the output folder of grade (holds grades.csv and checks.csv)")
+    p.add_argument("--dest", help="where to write the pages (default: OUT/report)")
+    p = sub.add_parser("export", help="grades for a spreadsheet, Canvas or Gradescope (see autograder/README.md)")
+    p.add_argument("out", nargs="?", help="the output folder of grade (csv, canvas)")
+    p.add_argument("--format", required=True, choices=("csv", "canvas", "gradescope"))
+    p.add_argument("--out", dest="dest", help="file to write (default: OUT/export-csv.csv, OUT/export-canvas.csv, "
+                   "<assignment>-gradescope.zip)")
+    p.add_argument("--roster", help="canvas: the gradebook CSV exported from Canvas")
+    p.add_argument("--column", action="append", default=[], metavar="ASSIGNMENT=CANVAS_COLUMN",
+                   help="canvas: which Canvas column gets an assignment (default: matched by name prefix)")
+    p.add_argument("--assignment", action="append", default=[],
+                   help="canvas: only these assignments; gradescope: the assignment to package (one)")
+    p.add_argument("--visibility", default="visible", choices=("visible", "after_due_date", "after_published", "hidden"),
+                   help="gradescope: when students see the per-cell results (default %(default)s)")
+    p.add_argument("--sandbox", default="auto", choices=("auto", "yes", "no"),
+                   help="gradescope: grade in bubblewrap (yes), without (no), or bubblewrap if it runs there (auto)")
+
     args = parser.parse_args(argv)
+    if args.command in ("report", "export"):
+        from .instructor import main as instructor_main
+        return instructor_main(args)
     try:
         if args.command == "release":
             for name in release(out=args.out):

@@ -1,24 +1,54 @@
 """The helpers engine against PyTorch CPU and against naive code, side by side in one process.
 
-    python bench/engine_vs_torch.py [--repeat 7] [--batch 128] [--naive-batch 4] [--quick]
+    python bench/engine_vs_torch.py [--repeat 7] [--batch 128] [--naive-batch 4] [--no-naive] [--no-memory]
 
-For every layer shape of the course's networks (batch 128, float32): our forward+backward time, PyTorch's
-(torch.nn.functional, same threads), the ratio ours/torch, our GFLOP/s; for convolutions also the course's
-naive loops (assignment 02's reference solution, timed on a small batch and scaled to the full one) and how many
-times faster ours is. Then pooling, batch norm, ReLU and affine layers, and one whole training step (forward,
-loss, backward, SGD with momentum and weight decay) of LeNet-5, the mini VGG and ResNet-20 against their PyTorch
-twins. Times are medians of ``--repeat`` runs after one warm-up. Prints a table and writes JSON to
-bench/results/engine_vs_torch.json. Needs ``pip install torch`` (never a course dependency).
+For every convolution shape of the course's networks (batch 128, float32): our forward+backward time, PyTorch's
+(torch.nn.functional, same threads), the ratio ours/torch, our GFLOP/s; the course's naive loops (assignment 02's
+reference solution, timed on a small batch and scaled to the full one) and how many times faster ours is. Then
+pooling, batch norm (train and test), ReLU, affine and softmax loss, and one whole training step (forward, loss,
+backward, SGD with momentum and weight decay) of LeNet-5, the mini VGG and ResNet-20 against their PyTorch twins.
+Ours and torch's are timed in alternation (one call each per round, so both see the same load on a shared
+machine); times are medians of ``--repeat`` rounds after a warm-up. Then the peak resident memory of each
+model's training step, ours and torch's, each in a fresh process (``bench/peak_memory.py``).
+
+Prints which BLAS library and kernel NumPy uses, the sgemm peak measured in the same run, the tables, and one
+table of the issue's targets (measured, target, met or not); writes bench/results/engine_vs_torch.json.
+
+OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE, when set, make OpenBLAS use an older, slower kernel than the processor
+supports: this benchmark then re-runs itself with both removed from its own environment (and says so), so that
+NumPy's BLAS is measured at its best, as PyTorch's is. Nothing else is changed. Needs ``pip install torch``
+(never a course dependency); ``pip install threadpoolctl`` shows the BLAS kernel in use.
 """
-import argparse
-import json
-import math
 import os
-import platform
 import sys
-from pathlib import Path
 
-import numpy as np
+FORCED_BLAS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+UNSET_NOTE = "ENGINE_VS_TORCH_UNSET"  # what the re-run removed, for the record
+
+
+def rerun_without_forced_blas():
+    """Re-executes this script without FORCED_BLAS in its environment when any of them is set."""
+    forced = {name: os.environ[name] for name in FORCED_BLAS if name in os.environ}
+    if forced:
+        note = ", ".join(f"{name}={value}" for name, value in forced.items())
+        print(f"{note} set: they force an older OpenBLAS kernel; re-running this benchmark without them "
+              "(only this process and its children)", flush=True)
+        env = {k: v for k, v in os.environ.items() if k not in FORCED_BLAS}
+        env[UNSET_NOTE] = note
+        os.execve(sys.executable, [sys.executable, *sys.argv], env)
+
+
+if __name__ == "__main__":
+    rerun_without_forced_blas()  # before NumPy loads OpenBLAS, which reads them once
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import math  # noqa: E402
+import platform  # noqa: E402
+import subprocess  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
@@ -27,8 +57,12 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from helpers import kernels as K, models, optim  # noqa: E402
-from timing import median_time  # noqa: E402
+from timing import median_time, paired_median_times  # noqa: E402
 from torch_twins import torch_twin  # noqa: E402
+
+MODELS = ("lenet", "vgg", "resnet20")
+# The issue's targets: ours / torch at most this much
+TARGET_STEP, TARGET_CONV_GEOMEAN, TARGET_CONV_WORST, TARGET_LAYER, TARGET_MEMORY = 1.5, 1.3, 2.0, 1.2, 1.5
 
 # (name, C, H, F, k, stride, pad): the convolutions of LeNet-5, the mini VGG and ResNet-20
 CONVS = [("LeNet conv1 3>6 5x5 @32", 3, 32, 6, 5, 1, 0), ("LeNet conv2 6>16 5x5 @14", 6, 14, 16, 5, 1, 0),
@@ -40,10 +74,22 @@ CONVS = [("LeNet conv1 3>6 5x5 @32", 3, 32, 6, 5, 1, 0), ("LeNet conv2 6>16 5x5 
          ("ResNet 16>32 1x1 stride 2 @32 (projection)", 16, 32, 32, 1, 2, 0)]
 
 
-
 def peak_gflops(repeat):
     a = np.random.default_rng(0).standard_normal((4096, 4096), dtype=np.float32)
     return 2 * 4096 ** 3 / median_time(lambda: a @ a, repeat) / 1e9
+
+
+def blas_info():
+    """NumPy's BLAS: library, version, threads and, with threadpoolctl, the kernel OpenBLAS chose."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        return {"library": blas.get("name"), "version": blas.get("version"),
+                "kernel": "unknown (pip install threadpoolctl to see it)", "threads": None}
+    blas = next(i for i in threadpool_info() if i["user_api"] == "blas")
+    return {"library": blas["internal_api"], "version": blas["version"], "kernel": blas.get("architecture"),
+            "threads": blas["num_threads"]}
 
 
 def naive_conv():
@@ -57,7 +103,7 @@ def naive_conv():
 
 
 def bench_convs(batch, naive_batch, repeat, rng):
-    naive_forward, naive_backward = naive_conv()
+    naive_forward, naive_backward = naive_conv() if naive_batch else (None, None)
     rows = []
     for name, c, h, f, k, stride, pad in CONVS:
         x = rng.standard_normal((batch, c, h, h), dtype=np.float32)
@@ -65,16 +111,19 @@ def bench_convs(batch, naive_batch, repeat, rng):
         b = np.zeros(f, np.float32)
         out, cache = K.conv_forward(x, w, b, stride, pad)
         dout = rng.standard_normal(out.shape, dtype=np.float32)
-        ours = median_time(lambda: K.conv_backward(dout, K.conv_forward(x, w, b, stride, pad)[1]), repeat)
         tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
         tdout = torch.tensor(dout)
-        theirs = median_time(lambda: F.conv2d(tx, tw, tb, stride, pad).backward(tdout), repeat)
-        xs, ds = x[:naive_batch], dout[:naive_batch]
-        naive = median_time(lambda: naive_backward(ds, naive_forward(xs, w, b, stride, pad)[1]), 1)
-        naive *= batch / naive_batch
+        ours, theirs = paired_median_times(lambda: K.conv_backward(dout, K.conv_forward(x, w, b, stride, pad)[1]),
+                                           lambda: F.conv2d(tx, tw, tb, stride, pad).backward(tdout), repeat)
         flops = 3 * 2 * out.size * c * k * k  # forward, dx and dw each one multiply-add per weight and output
-        rows.append({"layer": name, "ours_ms": ours * 1e3, "torch_ms": theirs * 1e3, "ratio": ours / theirs,
-                     "gflops": flops / ours / 1e9, "naive_ms": naive * 1e3, "naive_over_ours": naive / ours})
+        row = {"layer": name, "ours_ms": ours * 1e3, "torch_ms": theirs * 1e3, "ratio": ours / theirs,
+               "gflops": flops / ours / 1e9, "torch_gflops": flops / theirs / 1e9}
+        if naive_batch:
+            xs, ds = x[:naive_batch], dout[:naive_batch]
+            naive = median_time(lambda: naive_backward(ds, naive_forward(xs, w, b, stride, pad)[1]), 1)
+            naive *= batch / naive_batch
+            row.update(naive_ms=naive * 1e3, naive_over_ours=naive / ours)
+        rows.append(row)
     return rows
 
 
@@ -83,32 +132,44 @@ def bench_other_layers(batch, repeat, rng):
     d_half = rng.standard_normal((batch, 32, 16, 16), dtype=np.float32)
     d_full = rng.standard_normal(x.shape, dtype=np.float32)
     gamma, beta = np.ones(32, np.float32), np.zeros(32, np.float32)
+    mean, var = rng.standard_normal(32).astype(np.float32), rng.uniform(0.5, 2, 32).astype(np.float32)
     flat = rng.standard_normal((batch, 2048), dtype=np.float32)
     wfc, bfc = rng.standard_normal((2048, 512), dtype=np.float32), np.zeros(512, np.float32)
     dfc = rng.standard_normal((batch, 512), dtype=np.float32)
+    scores, labels = rng.standard_normal((batch, 10), dtype=np.float32), rng.integers(0, 10, size=batch)
     tx = torch.tensor(x, requires_grad=True)
     tg, tb = torch.tensor(gamma, requires_grad=True), torch.tensor(beta, requires_grad=True)
+    tmean, tvar = torch.tensor(mean), torch.tensor(var)
     tflat, tw, tbias = (torch.tensor(a, requires_grad=True) for a in (flat, wfc.T.copy(), bfc))
+    tscores, tlabels = torch.tensor(scores, requires_grad=True), torch.tensor(labels)
+    shape = f"({batch}, 32, 32, 32)"
     cases = {
-        "max pool 2x2 (128, 32, 32, 32)": (
+        f"max pool 2x2, {shape}": (
             lambda: K.max_pool_backward(d_half, K.max_pool_forward(x, 2, 2)[1]),
             lambda: F.max_pool2d(tx, 2, 2).backward(torch.tensor(d_half))),
-        "avg pool 2x2 (128, 32, 32, 32)": (
+        "average pool 2x2": (
             lambda: K.avg_pool_backward(d_half, K.avg_pool_forward(x, 2, 2)[1]),
             lambda: F.avg_pool2d(tx, 2, 2).backward(torch.tensor(d_half))),
-        "batch norm, train (128, 32, 32, 32)": (
+        "batch norm, train": (
             lambda: K.batchnorm_backward(d_full, K.batchnorm_forward(x, gamma, beta, {"mode": "train"})[1]),
             lambda: F.batch_norm(tx, None, None, tg, tb, training=True).backward(torch.tensor(d_full))),
-        "ReLU (128, 32, 32, 32)": (
+        "batch norm, test": (
+            lambda: K.batchnorm_backward(d_full, K.batchnorm_forward(
+                x, gamma, beta, {"mode": "test", "running_mean": mean, "running_var": var})[1]),
+            lambda: F.batch_norm(tx, tmean, tvar, tg, tb, training=False).backward(torch.tensor(d_full))),
+        "ReLU": (
             lambda: K.relu_backward(d_full, K.relu_forward(x)[1]),
             lambda: torch.relu(tx).backward(torch.tensor(d_full))),
-        "affine (128, 2048) x (2048, 512)": (
+        f"affine ({batch}, 2048) x (2048, 512)": (
             lambda: K.affine_backward(dfc, K.affine_forward(flat, wfc, bfc)[1]),
             lambda: F.linear(tflat, tw, tbias).backward(torch.tensor(dfc))),
+        f"softmax loss ({batch}, 10)": (
+            lambda: K.softmax_cross_entropy(scores, labels),
+            lambda: F.cross_entropy(tscores, tlabels).backward()),
     }
     rows = []
     for name, (ours_fn, torch_fn) in cases.items():
-        ours, theirs = median_time(ours_fn, repeat), median_time(torch_fn, repeat)
+        ours, theirs = paired_median_times(ours_fn, torch_fn, repeat)
         rows.append({"layer": name, "ours_ms": ours * 1e3, "torch_ms": theirs * 1e3, "ratio": ours / theirs})
     return rows
 
@@ -118,7 +179,7 @@ def bench_training_steps(batch, repeat, rng):
     x = rng.standard_normal((batch, 3, 32, 32), dtype=np.float32)
     y = rng.integers(0, 10, size=batch)
     tx, ty = torch.tensor(x), torch.tensor(y)
-    for name in ("lenet", "vgg", "resnet20"):
+    for name in MODELS:
         model = models.build(name)
         twin = torch_twin(model).train()
         sgd = optim.SGD(model, lr=0.01, momentum=0.9, weight_decay=5e-4)
@@ -134,10 +195,28 @@ def bench_training_steps(batch, repeat, rng):
             F.cross_entropy(twin(tx), ty).backward()
             tsgd.step()
 
-        ours, theirs = median_time(ours_step, repeat), median_time(torch_step, repeat)
+        ours, theirs = paired_median_times(ours_step, torch_step, repeat)
         rows.append({"model": model.name, "params": model.num_params(), "ours_ms": ours * 1e3,
                      "torch_ms": theirs * 1e3, "ratio": ours / theirs, "ours_images_per_s": batch / ours,
                      "torch_images_per_s": batch / theirs})
+    return rows
+
+
+def bench_memory(batch):
+    """Peak resident memory during 3 training steps, each model and side in a fresh process (bench/peak_memory.py):
+    the whole process's resident set (ratio, the target) and its growth over the set before the steps."""
+    rows = []
+    for name in MODELS:
+        row = {"model": models.build(name).name}
+        for side in ("ours", "torch"):
+            done = subprocess.run([sys.executable, str(ROOT / "bench" / "peak_memory.py"), name, side,
+                                   "--batch", str(batch)], capture_output=True, text=True, check=True)
+            measured = json.loads(done.stdout.strip().splitlines()[-1])
+            row[f"{side}_mb"], row[f"{side}_before_mb"] = measured["peak_mb"], measured["before_mb"]
+            row[f"{side}_ru_maxrss_mb"] = measured["ru_maxrss_mb"]
+        row["ratio"] = row["ours_mb"] / row["torch_mb"]
+        row["step_ratio"] = (row["ours_mb"] - row["ours_before_mb"]) / (row["torch_mb"] - row["torch_before_mb"])
+        rows.append(row)
     return rows
 
 
@@ -145,11 +224,23 @@ def geomean(values):
     return math.exp(sum(math.log(v) for v in values) / len(values))
 
 
+def targets(r):
+    """[(what, measured ours/torch, target, met)] for every target of the issue."""
+    rows = [(f"training step, {row['model']}", row["ratio"], TARGET_STEP) for row in r["training_step"]]
+    rows += [("convolutions, geometric mean", r["conv_geomean_ratio"], TARGET_CONV_GEOMEAN),
+             ("convolutions, worst layer", r["conv_worst_ratio"], TARGET_CONV_WORST)]
+    rows += [(row["layer"], row["ratio"], TARGET_LAYER) for row in r["other"]]
+    rows += [(f"peak memory, {row['model']} step", row["ratio"], TARGET_MEMORY) for row in r.get("memory", [])]
+    return [{"target": what, "measured": value, "limit": limit, "met": value <= limit} for what, value, limit in rows]
+
+
 def machine():
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
                platform.processor())
     return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__}
+            "python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__,
+            "numpy_blas": blas_info(), "unset_for_this_run": os.environ.get(UNSET_NOTE, ""),
+            "load_average_at_start": os.getloadavg()}
 
 
 def main():
@@ -157,41 +248,64 @@ def main():
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--naive-batch", type=int, default=4)
+    parser.add_argument("--no-naive", action="store_true", help="skip the naive loops (the slowest part)")
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "engine_vs_torch.json"))
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     result = {"machine": machine(), "batch": args.batch, "repeat": args.repeat,
               "peak_sgemm_gflops": peak_gflops(args.repeat)}
-    result["conv"] = bench_convs(args.batch, args.naive_batch, args.repeat, rng)
+    result["conv"] = bench_convs(args.batch, 0 if args.no_naive else args.naive_batch, args.repeat, rng)
     result["other"] = bench_other_layers(args.batch, args.repeat, rng)
     result["training_step"] = bench_training_steps(args.batch, args.repeat, rng)
     ratios = [r["ratio"] for r in result["conv"]]
     result["conv_geomean_ratio"], result["conv_worst_ratio"] = geomean(ratios), max(ratios)
+    if not args.no_memory:
+        result["memory"] = bench_memory(args.batch)
+    result["machine"]["load_average_at_end"] = os.getloadavg()
+    result["targets"] = targets(result)
     Path(args.out).write_text(json.dumps(result, indent=1))
     print_tables(result)
 
 
 def print_tables(r):
-    m = r["machine"]
-    print(f"{m['cpu']}, {m['cores']} cores, torch {m['torch']} on {m['torch_threads']} threads, "
-          f"NumPy {m['numpy']}; sgemm peak {r['peak_sgemm_gflops']:.0f} GFLOP/s; batch {r['batch']}, "
-          f"medians of {r['repeat']}\n")
-    print("| convolution, forward + backward | ours (ms) | torch (ms) | ours / torch | ours GFLOP/s | "
-          "naive (ms) | naive / ours |")
-    print("|---|---|---|---|---|---|---|")
+    m, blas = r["machine"], r["machine"]["numpy_blas"]
+    print(f"{m['cpu']}, {m['cores']} cores (load average {m['load_average_at_start'][0]:.1f} at the start, "
+          f"{m['load_average_at_end'][0]:.1f} at the end); torch {m['torch']} on {m['torch_threads']} threads; "
+          f"NumPy {m['numpy']} with {blas['library']} {blas['version']}, kernel {blas['kernel']}, "
+          f"{blas['threads']} threads" + (f" (this run without {m['unset_for_this_run']})"
+                                         if m["unset_for_this_run"] else "")
+          + f"; sgemm peak {r['peak_sgemm_gflops']:.0f} GFLOP/s; batch {r['batch']}, medians of {r['repeat']}\n")
+    naive = "naive_ms" in r["conv"][0]
+    print("| convolution, forward + backward | ours (ms) | torch (ms) | ours / torch | ours GFLOP/s | torch GFLOP/s |"
+          + (" naive (ms) | naive / ours |" if naive else ""))
+    print("|---|---:|---:|---:|---:|---:|" + ("---:|---:|" if naive else ""))
     for row in r["conv"]:
         print(f"| {row['layer']} | {row['ours_ms']:.1f} | {row['torch_ms']:.1f} | {row['ratio']:.2f} | "
-              f"{row['gflops']:.0f} | {row['naive_ms']:,.0f} | {row['naive_over_ours']:.0f} |")
+              f"{row['gflops']:.0f} | {row['torch_gflops']:.0f} |"
+              + (f" {row['naive_ms']:,.0f} | {row['naive_over_ours']:.0f} |" if naive else ""))
     print(f"\ngeometric mean ours/torch {r['conv_geomean_ratio']:.2f}, worst {r['conv_worst_ratio']:.2f}\n")
     print("| layer, forward + backward | ours (ms) | torch (ms) | ours / torch |")
-    print("|---|---|---|---|")
+    print("|---|---:|---:|---:|")
     for row in r["other"]:
         print(f"| {row['layer']} | {row['ours_ms']:.2f} | {row['torch_ms']:.2f} | {row['ratio']:.2f} |")
-    print("\n| training step, batch 128 | params | ours (ms) | torch (ms) | ours / torch | ours images/s |")
-    print("|---|---|---|---|---|---|")
+    print(f"\n| training step, batch {r['batch']} | params | ours (ms) | torch (ms) | ours / torch | ours images/s |")
+    print("|---|---:|---:|---:|---:|---:|")
     for row in r["training_step"]:
         print(f"| {row['model']} | {row['params']:,} | {row['ours_ms']:.0f} | {row['torch_ms']:.0f} | "
-              f"{row['ratio']:.2f} | {row['ours_images_per_s']:.0f} |")
+              f"{row['ratio']:.2f} | {row['ours_images_per_s']:,.0f} |")
+    if "memory" in r:
+        print(f"\n| peak resident memory, training step at batch {r['batch']} (fresh process) | ours (MB) | "
+              "torch (MB) | ours / torch | growth in the steps, ours / torch (MB) |")
+        print("|---|---:|---:|---:|---:|")
+        for row in r["memory"]:
+            print(f"| {row['model']} | {row['ours_mb']:.0f} | {row['torch_mb']:.0f} | {row['ratio']:.2f} | "
+                  f"{row['ours_mb'] - row['ours_before_mb']:.0f} / {row['torch_mb'] - row['torch_before_mb']:.0f}"
+                  f" ({row['step_ratio']:.2f}) |")
+    print("\n| target (ours / torch) | measured | at most | met |")
+    print("|---|---:|---:|---|")
+    for t in r["targets"]:
+        print(f"| {t['target']} | {t['measured']:.2f} | {t['limit']} | {'yes' if t['met'] else 'NO'} |")
 
 
 if __name__ == "__main__":

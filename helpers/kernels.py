@@ -1,9 +1,10 @@
 """Fast layer kernels with the same signatures as the students' naive versions (NCHW).
 
 ``conv_forward(x, w, b, stride=1, pad=0) -> (out, cache)`` and ``conv_backward(dout, cache) -> (dx, dw, db)``
-copy every window into columns with one strided view (im2col without a Python loop over positions) and
-multiply them with the filters in one batched matrix product; the backward pass is two more products
-(never ``np.add.at``). ``max_pool_forward`` / ``max_pool_backward`` and
+copy windows into columns with one strided view (im2col without a Python loop over positions) and multiply them
+with the filters; at stride 1 the batch is laid out "flat" (one row per channel) so that the windows of a block
+of consecutive positions are one view, copied and multiplied one cache-sized block at a time instead of all
+at once (never ``np.add.at``). ``max_pool_forward`` / ``max_pool_backward`` and
 ``avg_pool_forward`` / ``avg_pool_backward`` (``size``, ``stride``) work offset by offset (one strided slice per
 position inside a region, no copy of the windows); a max-pool region's gradient goes to its first maximum in
 row-major order (as ``argmax``), also when several entries tie. They run on NumPy or CuPy arrays alike
@@ -52,8 +53,14 @@ def _pad(xp, x, pad):
 def conv_forward(x, w, b, stride=1, pad=0):
     """Convolution (cross-correlation) of a batch with a bank of filters.
 
-    Strategy: im2col (one strided copy of every window) and one batched matrix product with the filters,
-    which lands directly in NCHW order; the columns are kept for the backward pass.
+    Strategy for stride 1 (every convolution of LeNet-5 and the mini VGG, most of ResNet's): the zero-padded
+    batch is laid out "flat", one row per channel holding all the images one after another, (C, N*Hp*Wp) with
+    Hp = H + 2*pad, Wp = W + 2*pad. The window of the output at flat position t covers the columns
+    t + i*Wp + j (i < HH, j < WW), so the windows of consecutive positions are one strided view. That view is
+    copied into columns one block of positions at a time (small enough to stay in cache) and each block is one
+    matrix product with the filters. Positions whose window runs past a row's end or into the next image are
+    computed too, then dropped. For larger strides: im2col (every window copied into columns at once) and one
+    batched matrix product.
 
     Args:
         x: input (N, C, H, W); w: filters (F, C, HH, WW); b: biases (F,); stride, pad: ints.
@@ -64,19 +71,32 @@ def conv_forward(x, w, b, stride=1, pad=0):
     """
     xp = array_module(x, w, b)
     out_h, out_w = conv_output_shape(x.shape, w.shape, stride, pad)
+    n, _, h, width = x.shape
     f, _, hh, ww = w.shape
-    cols = _im2col(xp, _pad(xp, x, pad), hh, ww, stride, out_h, out_w)  # (N, K, P)
-    out = xp.matmul(w.reshape(f, -1), cols)  # (N, F, P)
-    out += b.reshape(1, -1, 1)
-    return out.reshape(x.shape[0], f, out_h, out_w), (x.shape, cols, w, stride, pad)
+    if stride == 1:
+        hp, wp = h + 2 * pad, width + 2 * pad
+        flat = _to_flat(xp, x, hp, wp, pad)  # (C, N*Hp*Wp)
+        out_flat = _correlate_flat(xp, flat, w.reshape(f, -1), hh, ww, wp)  # (F, N*Hp*Wp)
+        out = xp.empty((n, f, out_h, out_w), dtype=out_flat.dtype)
+        xp.add(_unflatten(out_flat, n, hp, wp, 0, out_h, out_w), b.reshape(1, -1, 1, 1), out=out)  # one pass
+        cache = (x.shape, flat, w, stride, pad)
+    else:
+        cols = _im2col(xp, _pad(xp, x, pad), hh, ww, stride, out_h, out_w)  # (N, C*HH*WW, H'*W')
+        out = xp.matmul(w.reshape(f, -1), cols).reshape(n, f, out_h, out_w)
+        out += b.reshape(1, -1, 1, 1)
+        cache = (x.shape, cols, w, stride, pad)
+    return out, cache
 
 
 def conv_backward(dout, cache):
     """Gradients of conv_forward.
 
-    dw and db contract dout with the cached columns. dx is, for stride 1, itself a convolution (dout padded by
-    HH-1-pad, filters flipped and their in/out channels swapped: one more im2col and matrix product);
-    for larger strides the column gradients are scattered back with one strided add per filter offset.
+    Stride 1: dout goes flat too, on the padded grid of x (zeros at the positions the forward pass dropped).
+    dw contracts it with the windows of x, block by block as in the forward pass. dx is a correlation of the
+    flat dout with the flipped filters (in and out channels swapped) when x has at least as many channels as
+    the output; with fewer input channels, each block's column gradients are added back window offset by
+    window offset, which is cheaper. Larger strides: dw from the cached columns, dx by one strided add per
+    filter offset.
 
     Args:
         dout: upstream gradient (N, F, H', W'); cache: from conv_forward.
@@ -84,29 +104,107 @@ def conv_backward(dout, cache):
     Returns:
         dx (N, C, H, W), dw (F, C, HH, WW), db (F,).
     """
-    x_shape, cols, w, stride, pad = cache
+    x_shape, cached, w, stride, pad = cache
     xp = array_module(dout, w)
     n, f, out_h, out_w = dout.shape
-    _, c, hh, ww = w.shape
-    dout3 = dout.reshape(n, f, out_h * out_w)
-    db = dout3.sum(axis=(0, 2))
-    dw = xp.matmul(dout3, cols.transpose(0, 2, 1)).sum(axis=0).reshape(w.shape)
-    if stride == 1 and c >= f and pad <= min(hh, ww) - 1:
-        dx = _conv_transpose_stride1(xp, dout, w, pad, x_shape)
+    db = dout.sum(axis=(0, 2, 3))
+    if stride == 1:
+        dx, dw = _conv_backward_flat(xp, dout, x_shape, cached, w, pad)
     else:
+        dout3 = dout.reshape(n, f, out_h * out_w)
+        dw = xp.matmul(dout3, cached.transpose(0, 2, 1)).sum(axis=0).reshape(w.shape)
         dx = _col2im(xp, dout3, w, x_shape, stride, pad, out_h, out_w)
     return dx, dw, db
 
 
-def _conv_transpose_stride1(xp, dout, w, pad, x_shape):
-    """dx of a stride-1 convolution: dout padded by (HH-1-pad, WW-1-pad) correlated with the flipped filters."""
-    n, f, _, _ = dout.shape
-    _, c, hh, ww = w.shape
-    ph, pw = hh - 1 - pad, ww - 1 - pad
-    padded = xp.pad(dout, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else dout
-    cols = _im2col(xp, padded, hh, ww, 1, x_shape[2], x_shape[3])  # (N, F*HH*WW, H*W)
-    flipped = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(c, -1)  # (C, F*HH*WW)
-    return xp.matmul(flipped, cols).reshape(x_shape)
+# Numbers held by one block of copied windows (16 MB in float32): small enough to stay in the processor's cache
+# while it is multiplied, large enough that a layer takes few matrix products (each one wakes the BLAS threads,
+# which costs a lot when other programs share the cores; 4 MB blocks were slower here).
+BLOCK_NUMBERS = 2 ** 22
+MIN_BLOCK = 256  # positions: never fewer per block
+
+
+def _to_flat(xp, a, hp, wp, start, before=0):
+    """(N, C, h, w) -> flat (C, before + N*hp*wp), zero but for each image of `a` at row and column `start` of
+    its hp x wp grid, after `before` zero columns."""
+    n, c, h, width = a.shape
+    flat = xp.zeros((c, before + n * hp * wp), dtype=a.dtype)
+    grid = flat[:, before:].reshape(c, n, hp, wp)
+    grid[:, :, start:start + h, start:start + width] = a.transpose(1, 0, 2, 3)
+    return flat
+
+
+def _unflatten(flat, n, hp, wp, start, h, width):
+    """The inverse of _to_flat as a view: flat (C, N*hp*wp) -> (N, C, h, width), cut at row and column `start`."""
+    grid = flat.reshape(-1, n, hp, wp)[:, :, start:start + h, start:start + width]
+    return grid.transpose(1, 0, 2, 3)
+
+
+def _blocks(positions, rows):
+    """(start, stop) of consecutive blocks covering range(positions), with about BLOCK_NUMBERS / rows in each."""
+    size = max(MIN_BLOCK, BLOCK_NUMBERS // rows)
+    return [(start, min(start + size, positions)) for start in range(0, positions, size)]
+
+
+def _windows(xp, flat, hh, ww, wp, start, stop):
+    """The windows at flat positions start..stop-1 as a view (C, HH, WW, stop - start) of flat (C, L):
+    [c, i, j, t] is flat[c, start + t + i*wp + j]."""
+    s_c, s_t = flat.strides
+    return xp.lib.stride_tricks.as_strided(flat[:, start:], shape=(flat.shape[0], hh, ww, stop - start),
+                                           strides=(s_c, s_t * wp, s_t, s_t))
+
+
+def _correlate_flat(xp, flat, w_mat, hh, ww, wp):
+    """out[:, t] = w_mat @ (the window at flat position t, flattened (c, i, j)), block by block.
+
+    Args:
+        flat: (C, L); w_mat: (F, C*HH*WW); hh, ww: the window; wp: the flat distance between rows.
+
+    Returns:
+        (F, L) in which the last (HH-1)*wp + WW-1 columns (windows past the end) are zero.
+    """
+    c, length = flat.shape
+    out = xp.zeros((w_mat.shape[0], length), dtype=xp.result_type(w_mat, flat))
+    blocks = _blocks(length - (hh - 1) * wp - (ww - 1), w_mat.shape[1])
+    buffer = xp.empty((c, hh, ww, blocks[0][1]), dtype=flat.dtype)  # reused by every block
+    for start, stop in blocks:
+        cols = buffer[..., :stop - start]
+        xp.copyto(cols, _windows(xp, flat, hh, ww, wp, start, stop))
+        xp.matmul(w_mat, cols.reshape(-1, stop - start), out=out[:, start:stop])
+    return out
+
+
+def _conv_backward_flat(xp, dout, x_shape, flat, w, pad):
+    """dx (N, C, H, W) and dw (F, C, HH, WW) of a stride-1 convolution, from the flat input it cached."""
+    n, c, h, width = x_shape
+    f, _, hh, ww = w.shape
+    hp, wp = h + 2 * pad, width + 2 * pad
+    reach = (hh - 1) * wp + (ww - 1)  # flat distance from a window's first column to its last
+    # dout at the top left of x's padded grid (output t sits where its window starts), after `reach` zeros
+    dout_flat = _to_flat(xp, dout, hp, wp, 0, before=reach)
+    grad = dout_flat[:, reach:]  # (F, N*hp*wp)
+    blocks = _blocks(grad.shape[1] - reach, c * hh * ww)
+    dw_t = xp.zeros((c * hh * ww, f), dtype=xp.result_type(flat, dout))  # dw transposed: BLAS is faster with the long axis inside
+    buffer = xp.empty((c, hh, ww, blocks[0][1]), dtype=flat.dtype)
+    for start, stop in blocks:
+        cols = buffer[..., :stop - start]
+        xp.copyto(cols, _windows(xp, flat, hh, ww, wp, start, stop))
+        dw_t += cols.reshape(-1, stop - start) @ grad[:, start:stop].T
+    if c >= f:
+        # dx at flat position t gathers w[:, :, i, j].T @ dout at t - i*wp - j: the window at t - reach, flipped
+        flipped = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(c, -1)  # (C, F*HH*WW)
+        dx_flat = _correlate_flat(xp, dout_flat, flipped, hh, ww, wp)  # (C, reach + N*hp*wp)
+    else:
+        # the column gradients w_mat.T @ dout of each block, added to the window they came from
+        dx_flat = xp.zeros((c, n * hp * wp), dtype=xp.result_type(w, dout))
+        w_mat = w.reshape(f, -1)
+        for start, stop in blocks:
+            dcols = (w_mat.T @ grad[:, start:stop]).reshape(c, hh, ww, stop - start)
+            for i in range(hh):
+                for j in range(ww):
+                    dx_flat[:, start + i * wp + j:stop + i * wp + j] += dcols[:, i, j]
+    dx = xp.ascontiguousarray(_unflatten(dx_flat[:, :n * hp * wp], n, hp, wp, pad, h, width))
+    return dx, xp.ascontiguousarray(dw_t.T).reshape(w.shape)
 
 
 def _col2im(xp, dout3, w, x_shape, stride, pad, out_h, out_w):
@@ -174,12 +272,12 @@ def max_pool_backward(dout, cache):
     xp = array_module(dout)
     x_shape, first_max, size, stride = cache
     dx = xp.zeros(x_shape, dtype=dout.dtype)
-    zero = xp.zeros((), dtype=dout.dtype)
     for k, (rows, cols) in enumerate(_offset_slices(*dout.shape[2:], size, stride)):
-        if stride >= size:  # regions do not overlap: each input gets at most one gradient
-            dx[:, :, rows, cols] = xp.where(first_max == k, dout, zero)
+        # dout where the region's first maximum sits at offset k, 0 elsewhere
+        if stride >= size:  # regions do not overlap: each input gets at most one gradient, written in place
+            xp.multiply(dout, first_max == k, out=dx[:, :, rows, cols])
         else:
-            dx[:, :, rows, cols] += xp.where(first_max == k, dout, zero)
+            dx[:, :, rows, cols] += dout * (first_max == k)
     return dx
 
 
@@ -201,14 +299,16 @@ def avg_pool_backward(dout, cache):
     dx = xp.zeros(x_shape, dtype=dout.dtype)
     share = dout / (size * size)
     for rows, cols in _offset_slices(*dout.shape[2:], size, stride):
-        dx[:, :, rows, cols] += share
+        if stride >= size:  # regions do not overlap: each input gets one share at most
+            dx[:, :, rows, cols] = share
+        else:
+            dx[:, :, rows, cols] += share
     return dx
 
 
 def relu_forward(x):
     """ReLU: out = max(x, 0), same shape as x; cache for relu_backward."""
-    out = x * (x > 0)
-    return out, x
+    return array_module(x).maximum(x, 0), x
 
 
 def relu_backward(dout, cache):
@@ -247,6 +347,12 @@ def _bn_axes(x):
     raise ValueError(f"batch norm takes x of shape (N, C, H, W) or (N, D); got {x.shape}")
 
 
+def _per_channel_dot(xp, a, b):
+    """sum(a * b) over every axis but axis 1 (the channel's or feature's), without an a * b temporary."""
+    n, c = a.shape[:2]
+    return xp.einsum("ncp,ncp->c", a.reshape(n, c, -1), b.reshape(n, c, -1))
+
+
 def batchnorm_forward(x, gamma, beta, bn_param):
     """Batch normalisation, per channel over (N, H, W) for images or per feature over N for vectors.
 
@@ -275,7 +381,7 @@ def batchnorm_forward(x, gamma, beta, bn_param):
         m = x.size // channels
         mean = x.sum(axis=axes) / m
         centred = x - mean.reshape(shape)
-        var = (centred * centred).sum(axis=axes) / m  # biased: divide by m
+        var = _per_channel_dot(xp, centred, centred) / m  # biased: divide by m
         bn_param["running_mean"] = momentum * running_mean + (1 - momentum) * mean
         bn_param["running_var"] = momentum * running_var + (1 - momentum) * var
     else:
@@ -294,8 +400,9 @@ def batchnorm_backward(dout, cache):
     In train mode dx accounts for the batch mean and variance depending on x; in test mode they are constants.
     """
     x_hat, gamma, inv_std, axes, shape, mode = cache
+    xp = array_module(dout)
     dbeta = dout.sum(axis=axes)
-    dgamma = (dout * x_hat).sum(axis=axes)
+    dgamma = _per_channel_dot(xp, dout, x_hat)
     scale = (gamma * inv_std).reshape(shape).astype(dout.dtype, copy=False)
     if mode == "test":
         return dout * scale, dgamma, dbeta
@@ -303,7 +410,7 @@ def batchnorm_backward(dout, cache):
     # dx = scale * (dout - mean(dout) - x_hat * mean(dout * x_hat)), built in one buffer
     dx = x_hat * (dgamma / m).reshape(shape)
     dx += (dbeta / m).reshape(shape)
-    dx = dout - dx
+    xp.subtract(dout, dx, out=dx)
     dx *= scale
     return dx, dgamma, dbeta
 

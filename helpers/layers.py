@@ -257,14 +257,14 @@ class BasicBlock(Layer):
     def forward(self, x, train=True):
         out = self.body.forward(x, train)
         if self.residual:
-            out = out + (self.shortcut.forward(x, train) if self.shortcut else x)
+            out += self.shortcut.forward(x, train) if self.shortcut else x  # in place: out is the body's own
         return self.relu.forward(out, train)
 
     def backward(self, dout):
         dsum = self.relu.backward(dout)
         dx = self.body.backward(dsum)
         if self.residual:
-            dx = dx + (self.shortcut.backward(dsum) if self.shortcut else dsum)
+            dx += self.shortcut.backward(dsum) if self.shortcut else dsum  # in place: dx is the body's own
         return dx
 
     def __repr__(self):

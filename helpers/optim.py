@@ -10,6 +10,8 @@ Schedules are functions step -> learning rate.
 """
 import math
 
+from .backend import xp
+
 
 NO_DECAY = ("b", "gamma", "beta")
 
@@ -24,15 +26,17 @@ class SGD:
         self.velocity = {}
 
     def step(self):
-        """One update of every parameter from its current gradient."""
+        """One update of every parameter from its current gradient, in place (v and w keep their buffers)."""
         for name, layer, key in self.model.parameters():
             w, grad = layer.params[key], layer.grads[key]
-            if self.weight_decay and key not in NO_DECAY:
-                grad = grad + self.weight_decay * w
             v = self.velocity.get(name)
-            v = -self.lr * grad if v is None else self.momentum * v - self.lr * grad
-            self.velocity[name] = v
-            w += v.astype(w.dtype, copy=False)
+            if v is None:
+                v = self.velocity[name] = xp.zeros_like(w)  # a first step from v = 0 is plain gradient descent
+            v *= self.momentum
+            v -= self.lr * grad
+            if self.weight_decay and key not in NO_DECAY:
+                v -= (self.lr * self.weight_decay) * w
+            w += v
 
 
 def constant_schedule(base_lr):

@@ -125,3 +125,20 @@ def test_max_pool_ties_go_to_the_first_maximum_and_overlaps_accumulate():
 def test_pooling_bad_arguments(size, stride):
     with pytest.raises(ValueError):
         max_pool_forward(np.zeros((1, 1, 4, 4)), size, stride)
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride, pad", [c for c in CONFIGS if c[2] == 1])
+def test_stride_one_in_many_blocks_matches_one_block(monkeypatch, x_shape, w_shape, stride, pad):
+    """Stride-1 convolutions copy the windows a block of positions at a time: tiny blocks (the last one partial)
+    give the same numbers as the definition and as one block."""
+    rng = np.random.default_rng(2)
+    x, w, b = rng.normal(size=x_shape), rng.normal(size=w_shape), rng.normal(size=w_shape[0])
+    out, cache = conv_forward(x, w, b, stride, pad)
+    dout = rng.normal(size=out.shape)
+    whole = conv_backward(dout, cache)
+    monkeypatch.setattr("helpers.kernels.BLOCK_NUMBERS", 1)  # blocks of MIN_BLOCK = 7 positions
+    monkeypatch.setattr("helpers.kernels.MIN_BLOCK", 7)
+    out_blocks, cache_blocks = conv_forward(x, w, b, stride, pad)
+    np.testing.assert_allclose(out_blocks, loop_conv(x, w, b, stride, pad), rtol=1e-10, atol=1e-12)
+    for blocks, one in zip(conv_backward(dout, cache_blocks), whole):
+        np.testing.assert_allclose(blocks, one, rtol=1e-10, atol=1e-12)
