@@ -29,7 +29,7 @@ class Cluster:
         else:
             with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
                 self.local = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
-                                          dashboard_address=None, silence_logs=logging.ERROR)
+                                          dashboard_address=":0", silence_logs=logging.ERROR)
             self.client = Client(self.local)
 
     def __enter__(self):

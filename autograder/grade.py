@@ -15,9 +15,9 @@ import shutil
 import sys
 from pathlib import Path
 
-from . import references
+from . import guard, references
 from .cluster import Cluster
-from .course import REPO_ROOT, SOLUTIONS, assignments, graded_cells
+from .course import HELPERS, REPO_ROOT, SOLUTIONS, assignments, graded_cells
 from .outcomes import FIELDS
 from .release import GraderError
 from .task import Settings, course_version, read_task
@@ -44,8 +44,13 @@ def find_submissions(submissions, known, skip=()):
 
 
 def check_references(assignment):
-    """Raises GraderError unless ``autograder/references`` checks every graded cell of ``assignment``."""
+    """Raises GraderError unless ``autograder/references`` checks every graded cell of ``assignment`` and the guard
+    knows every function it switches off."""
     import random
+    try:
+        guard.check(HELPERS, assignment)
+    except ValueError as exc:
+        raise GraderError(f"{exc}: update autograder/guard.py OFF_LIMITS[{assignment!r}]") from None
     cells = {cell for notebook in graded_cells(assignment).values() for cell, _ in notebook}
     try:
         checked = set(references.load(assignment).cases(random.Random(0)))

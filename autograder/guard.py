@@ -31,8 +31,8 @@ OFF_LIMITS = {
         "helpers.widgets.pooling": ["Pooling"],
     },
     "02_convolution": {
-        "helpers.kernels": ["_pad", "_im2col", "conv_forward", "conv_backward", "_conv_transpose_stride1",
-                            "_col2im"],
+        "helpers.kernels": ["_pad", "_im2col", "conv_forward", "conv_backward", "_windows", "_correlate_flat",
+                            "_conv_backward_flat", "_col2im"],
         "helpers.architectures": ["conv_counts", "inception_counts", "_chain"],
         "helpers.widgets.sliding": ["SlidingFilter.output", "SlidingFilter.padded_input"],
     },
@@ -77,6 +77,13 @@ def _targets(tree, names):
     if missing:
         raise ValueError(f"guard: no such function or class {sorted(missing)}")
     return found
+
+
+def check(helpers_dir, assignment):
+    """Raises ValueError when OFF_LIMITS names a function that ``helpers_dir`` no longer has (renamed kernels
+    must not slip through the guard unnoticed)."""
+    for module, names in OFF_LIMITS.get(assignment, {}).items():
+        _targets(ast.parse(_module_path(helpers_dir, module).read_text()), names)
 
 
 def switched_off_source(source, module, names):

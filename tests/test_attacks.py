@@ -9,7 +9,7 @@ import nbformat
 import pytest
 
 from autograder.course import HELPERS, NOTEBOOKS, REPO_ROOT, SOLUTIONS
-from autograder.guard import DELEGATED, course_fingerprints, pasted
+from autograder.guard import DELEGATED, check, course_fingerprints, pasted
 from conftest import DELEGATIONS, FAULT_ASSIGNMENT, notebooks_of, rows_of
 from studentwork import fill_release, write_submission
 from test_grading import feedback_text
@@ -91,3 +91,8 @@ def test_two_grading_runs_at_once_cannot_see_each_other(tmp_path):
             assert all(r["status"] == "passed" for r in csv.DictReader(f)), output[-2000:]
         text = feedback_text(tmp_path / name / "out", student, FAULT_ASSIGNMENT)
         assert "SAW: []" in text, [line for line in text.splitlines() if "SAW:" in line]
+
+
+@pytest.mark.parametrize("assignment", sorted(DELEGATIONS))
+def test_the_guard_knows_every_function_it_switches_off(assignment):
+    check(HELPERS, assignment)  # raises when a kernel was renamed and OFF_LIMITS still names the old one
