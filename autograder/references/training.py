@@ -935,7 +935,8 @@ def _forward_convention_case(group, x, p, seed):
     u = _uniforms(x.shape, seed)
     expected = np.where(u >= p, x / (1 - p), 0.0)
     mistakes = [(np.where(u >= p, x, 0.0), DROP_NOT_SCALED), (np.where(u >= p, x * (1 - p), 0.0), DROP_MULTIPLIED),
-                (np.where(u < p, x / (1 - p), 0.0), DROP_CONVENTION), (np.where(u < 1 - p, x / (1 - p), 0.0), DROP_CONVENTION)]
+                (np.where(u < p, x / (1 - p), 0.0), DROP_CONVENTION),
+                (np.where(u < 1 - p, x / (1 - p), 0.0), DROP_CONVENTION)]
     if p > 0:
         mistakes.append((np.where(u < p, x / p, 0.0), DROP_KEEP_P))
     return Case(group, "dropout_with_seed", (x, p, True, seed), judge=expect_array(expected, mistakes, DROP_CONVENTION))

@@ -296,7 +296,8 @@ def inception_3a_5x5_costs():
         "id": "im2col_transposed",  # one row per window: the matrix the other way round
         "cell": "im2col",
         "code": _im2col(_STRIDED + "            cols[:, p, q] = seen.transpose(1, 0, 2, 3)").replace(
-            "return cols.reshape(C * HH * WW, N * H_out * W_out)", "return cols.reshape(C * HH * WW, N * H_out * W_out).T"),
+            "return cols.reshape(C * HH * WW, N * H_out * W_out)",
+            "return cols.reshape(C * HH * WW, N * H_out * W_out).T"),
         "test_cell": "test_im2col",
         "message": "you returned the transpose",
     },
