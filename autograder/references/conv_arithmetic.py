@@ -500,6 +500,83 @@ def _vgg16_memory_mb_cases(rng):
     return cases
 
 
+# -- exercise 9: receptive_field ------------------------------------------------------------------------------------
+
+RF_NO_JUMP = "the strides are missing: each layer adds (f - 1) times the product of the strides BELOW it"
+RF_OWN_STRIDE = "you multiplied by the layer's own stride too: only the strides of the layers below count"
+RF_SUM_F = "adding f for every layer counts the shared positions twice: each layer adds f - 1"
+RF_NO_ONE = "one short: start from r = 1 (a unit sees itself), then add f - 1 per layer"
+RF_REVERSED = ("r = (r - 1) * s + f steps from a layer's output down to its input: go from the last layer to the "
+               "first with it, or go up from the input adding (f - 1) * jump")
+RF_PRODUCT = "stacking adds, it does not multiply: add f - 1 per layer"
+
+
+def _seen(layers):
+    """The width of the input region that output unit 0 of the stack depends on, found by walking down the layers
+    position by position: unit i of a layer's output reads positions i*stride .. i*stride + f - 1 of its input.
+    (The width from the first to the last position read: a 1x1 layer at stride 2 leaves gaps inside it.)"""
+    units = {0}
+    for f, stride in reversed(layers):
+        units = {i * stride + k for i in units for k in range(f)}
+    return max(units) - min(units) + 1
+
+
+def _rf_mistakes(layers):
+    """What the typical wrong loops give (each written out as a student would)."""
+    def walk(start, add, own_stride=False):
+        r, jump = start, 1
+        for f, stride in layers:
+            if own_stride:
+                jump *= stride
+            r += add(f) * jump
+            if not own_stride:
+                jump *= stride
+        return r
+    backward_in_forward_order = 1
+    for f, stride in layers:
+        backward_in_forward_order = (backward_in_forward_order - 1) * stride + f
+    return [(1 + sum(f - 1 for f, _ in layers), RF_NO_JUMP),
+            (walk(1, lambda f: f - 1, own_stride=True), RF_OWN_STRIDE),
+            (walk(0, lambda f: f), RF_SUM_F),
+            (walk(0, lambda f: f - 1), RF_NO_ONE),
+            (backward_in_forward_order, RF_REVERSED),
+            (math.prod(f for f, _ in layers), RF_PRODUCT)]
+
+
+def _rf_case(group, layers, hint="wrong answer"):
+    layers = [tuple(layer) for layer in layers]
+    return Case(group, "receptive_field", (layers,), judge=_expect(_seen(layers), _rf_mistakes(layers), hint))
+
+
+def _vgg16_prefix(end):
+    """VGG-16's conv and pool layers up to and including the layer at index ``end``, as (f, stride) pairs."""
+    return [(layer["f"], layer["stride"]) if layer["type"] == "conv" else (layer["r"], layer["s"])
+            for layer in VGG16_LAYERS[:end + 1]]
+
+
+def _receptive_field_cases(rng):
+    stacks = "one, two and three 3x3 convolutions (3, 5, 7) and an empty stack"
+    strides = "strides: a pooling layer makes the later layers take bigger steps (AlexNet's first layers too)"
+    vgg = "VGG-16 after each of its five blocks"
+    randoms = "30 random stacks of convolutions and pools"
+    bad = "bad layers are rejected (f or stride below 1, non-integers)"
+    cases = [_rf_case(stacks, [(3, 1)] * depth) for depth in (1, 2, 3)]
+    cases.append(_rf_case(stacks, []))
+    cases += [_rf_case(strides, layers) for layers in
+              ([(3, 1), (3, 1), (2, 2), (3, 1)], [(11, 4), (3, 2), (5, 1)], [(2, 2), (3, 1), (3, 1)],
+               [(5, 2), (3, 1)], [(1, 2), (3, 3), (1, 1)])]
+    pools = [i for i, layer in enumerate(VGG16_LAYERS) if layer["type"] == "pool"]
+    cases += [_rf_case(vgg, _vgg16_prefix(end), "follow the jump: each pool doubles it") for end in pools]
+    for _ in range(30):
+        layers = [(rng.randint(1, 7), rng.randint(1, 3)) for _ in range(rng.randint(1, 6))]
+        cases.append(_rf_case(randoms, layers))
+    cases += [Case(bad, "receptive_field", (layers,), judge=expect_raises(*BAD_ARGUMENT, hint=hint))
+              for layers, hint in [([(0, 1)], "f must be at least 1"), ([(3, 1), (3, 0)], "stride must be at least 1"),
+                                   ([(3, 1.0)], "raise TypeError for a non-integer stride (use require_int)"),
+                                   ([(3.0, 1)], "raise TypeError for a non-integer f (use require_int)")]]
+    return cases
+
+
 def cases(rng):
     """{grade_id: [Case, ...]} for every graded test cell of the notebook; ``rng`` is a ``random.Random``."""
     return {
@@ -512,4 +589,5 @@ def cases(rng):
         "test_layer_table": _layer_table_cases(rng),
         "test_table_totals": _table_totals_cases(rng),
         "test_vgg16_memory_mb": _vgg16_memory_mb_cases(rng),
+        "test_receptive_field": _receptive_field_cases(rng),
     }

@@ -456,6 +456,109 @@ def _blur_cases(rng):
     return cases
 
 
+# -- exercise 8a: im2col ---------------------------------------------------------------------------------------------
+
+COLS_TRANSPOSED = "rows are the (c, p, q) offsets and columns the windows: you returned the transpose"
+COLS_ROW_ORDER = "rows are ordered c, then p, then q (as w.reshape(F, -1)): you put the channel last"
+COLS_COLUMN_ORDER = "columns are ordered n, then i, then j: image n's windows come together, one after another"
+COLS_NO_STRIDE = "the window of output (i, j) starts at (i*stride, j*stride): did you forget the stride?"
+COLS_NO_PAD = "pad the input first (zero_pad): the windows are taken from the padded input"
+COLS_WRONG = "column (n*H' + i)*W' + j must be the padded window of output (i, j) of image n, read as (c, p, q)"
+
+
+def _cols(x, hh, ww, stride, pad, order="cpq", columns="nij", start_stride=True):
+    """im2col by its definition, value by value; ``order``, ``columns`` and ``start_stride`` give the typical
+    mistakes (rows ordered (p, q, c), columns (i, j, n), windows starting at (i, j))."""
+    n, c, h, w = x.shape
+    xp = _padded(x, pad)
+    rows, cols = _positions(h, hh, stride, pad), _positions(w, ww, stride, pad)
+    step = stride if start_stride else 1
+    out = np.zeros((c * hh * ww, n * rows * cols))
+    for k, i, j in np.ndindex(n, rows, cols):
+        col = (k * rows + i) * cols + j if columns == "nij" else (i * cols + j) * n + k
+        for ch, p, q in np.ndindex(c, hh, ww):
+            row = (ch * hh + p) * ww + q if order == "cpq" else (p * ww + q) * c + ch
+            out[row, col] = xp[k, ch, i * step + p, j * step + q]
+    return out
+
+
+def _im2col_case(group, x, hh, ww, stride=1, pad=0):
+    exact = _cols(x, hh, ww, stride, pad)
+    mistakes = [(_cols(x, hh, ww, stride, pad, order="pqc"), COLS_ROW_ORDER),
+                (_cols(x, hh, ww, stride, pad, columns="ijn"), COLS_COLUMN_ORDER)]
+    if stride > 1 and all(f <= size for f, size in zip((hh, ww), x.shape[2:])):
+        mistakes.append((_cols(x, hh, ww, stride, pad, start_stride=False), COLS_NO_STRIDE))
+    shape_hints = [(exact.shape[::-1], COLS_TRANSPOSED)]
+    if pad and hh <= x.shape[2] and ww <= x.shape[3]:
+        shape_hints.append((_cols(x, hh, ww, stride, 0).shape, COLS_NO_PAD))
+    kwargs = {"stride": stride, "pad": pad} if (stride, pad) != (1, 0) else {}
+    return Case(group, "im2col", (x, hh, ww), kwargs, expect_array(exact, mistakes, COLS_WRONG, shape_hints))
+
+
+def _im2col_cases(rng):
+    g = arrays(rng)
+    known = "the worked example (3x4 input, 2x2 window) with S=1, P=0 and with S=2, P=1"
+    plain = "5 random batches with S=1, P=0 (N > 1, several channels, non-square windows)"
+    strided = "8 random batches with strides 2-3 and padding 1-2"
+    bad = "bad arguments are rejected (window too large, stride < 1, pad < 0)"
+    x0 = np.arange(1.0, 13.0).reshape(1, 1, 3, 4)
+    cases = [_im2col_case(known, x0, 2, 2), _im2col_case(known, x0, 2, 2, 2, 1)]
+    for group, strides, pads, count in ((plain, [1], [0], 5), (strided, [2, 3], [1, 2], 8)):
+        for _ in range(count):
+            x, w, _, stride, pad = _random_layer(rng, g, strides, pads)
+            cases.append(_im2col_case(group, x, w.shape[2], w.shape[3], stride, pad))
+    x = g.standard_normal((2, 2, 4, 5))
+    for args, kwargs, hint in [((x, 5, 3), {}, "a 5-high window on a 4-high input: raise ValueError"),
+                               ((x, 3, 8), {"pad": 1}, "the window is wider than the padded input"),
+                               ((x, 2, 2), {"stride": 0}, "the stride must be at least 1"),
+                               ((x, 2, 2), {"pad": -1}, "the padding cannot be negative")]:
+        cases.append(Case(bad, "im2col", args, kwargs, expect_raises("ValueError", hint=hint)))
+    return cases
+
+
+# -- exercise 8b: conv_forward_im2col --------------------------------------------------------------------------------
+
+IM2COL_NO_TRANSPOSE = ("the product is ordered (F, N, H', W'): reshape to (F, N, H', W'), then transpose to "
+                       "(N, F, H', W'); a reshape alone mixes images and filters")
+
+
+def _forward_im2col_case(group, x, w, b, stride=1, pad=0):
+    case = _forward_case(group, x, w, b, stride, pad)
+    case.call = "conv_forward_im2col"
+    exact = _shift_add(x, w, b, stride, pad)
+    mixed = exact.transpose(1, 0, 2, 3).reshape(exact.shape)
+    judge = case.judge
+
+    def judged(got):
+        if (isinstance(got, tuple) and len(got) == 2 and isinstance(got[0], np.ndarray) and x.shape[0] > 1
+                and got[0].shape == mixed.shape and np.allclose(got[0], mixed) and not np.allclose(mixed, exact)):
+            return IM2COL_NO_TRANSPOSE
+        return judge(got)
+    case.judge = judged
+    return case
+
+
+def _conv_forward_im2col_cases(rng):
+    g = arrays(rng)
+    known = "the hand-worked example of section 3 with S=1, P=0 and with S=2, P=1"
+    plain = "5 random batches with S=1, P=0 (N > 1, several filters, non-square)"
+    strided = "8 random batches with strides 2-3 and padding 1-2"
+    bad = "bad arguments are rejected (filter too large, stride < 1, channel mismatch)"
+    x0 = np.arange(1.0, 10.0).reshape(1, 1, 3, 3)
+    w0 = np.array([[[[1.0, 0.0], [2.0, -1.0]]]])
+    b0 = np.array([0.5])
+    cases = [_forward_im2col_case(known, x0, w0, b0), _forward_im2col_case(known, x0, w0, b0, 2, 1)]
+    cases += [_forward_im2col_case(plain, *_random_layer(rng, g, [1], [0])) for _ in range(5)]
+    cases += [_forward_im2col_case(strided, *_random_layer(rng, g, [2, 3], [1, 2])) for _ in range(8)]
+    x, w, b = g.standard_normal((2, 2, 4, 5)), g.standard_normal((3, 2, 3, 3)), g.standard_normal(3)
+    for args, kwargs, hint in [
+            ((x, g.standard_normal((1, 2, 5, 3)), b[:1]), {}, "a 5x3 filter is larger than the 4x5 input"),
+            ((x, w, b), {"stride": 0}, "the stride must be at least 1"),
+            ((x, g.standard_normal((3, 3, 3, 3)), b), {}, "the filters' channels (3) must match the input's (2)")]:
+        cases.append(Case(bad, "conv_forward_im2col", args, kwargs, expect_raises("ValueError", hint=hint)))
+    return cases
+
+
 def cases(rng):
     """{grade_id: [Case, ...]} for every graded test cell of the notebook; ``rng`` is a ``random.Random``."""
     return {
@@ -468,4 +571,6 @@ def cases(rng):
         "test_fc_as_conv": _fc_as_conv_cases(rng),
         "test_edge_filter": _edge_cases(rng),
         "test_blur_filter": _blur_cases(rng),
+        "test_im2col": _im2col_cases(rng),
+        "test_conv_forward_im2col": _conv_forward_im2col_cases(rng),
     }

@@ -885,6 +885,198 @@ def _checkpoint_cases(submission):
                  "lenet5_entries", judge=accurate)]
 
 
+# -- exercise 12: dropout_forward, dropout_backward ------------------------------------------------------------------
+
+DROP_NOT_SCALED = "inverted dropout scales the kept units by 1 / (1 - p) while training"
+DROP_MULTIPLIED = "divide the kept units by (1 - p), do not multiply: inverted dropout scales them UP while training"
+DROP_KEEP_P = "p is the probability of DROPPING a unit: keep it when u >= p (about a share 1 - p is kept)"
+DROP_CONVENTION = ("the mask does not follow the convention: ONE call u = rng.random(x.shape), unit i kept when "
+                   "u[i] >= p")
+DROP_TEST_SCALED = "inverted dropout does nothing at test time: out = x, no scaling by (1 - p)"
+DROP_TEST_DROPPED = "in test mode nothing is dropped: out = x"
+DROP_BACK_NO_MASK = "multiply dout by the forward pass's mask (from the cache): dropped units get no gradient"
+DROP_BACK_NOT_SCALED = "the mask in the cache includes the 1 / (1 - p) scale: dx = dout * mask"
+DROP_BACK_TEST = "in test mode dropout is the identity, so dx = dout"
+DROP_BAD_P = "raise ValueError unless 0 <= p < 1 (p = 1 would divide by 0)"
+
+
+def _uniforms(shape, seed):
+    return np.random.default_rng(seed).random(shape)
+
+
+def _structure_judge(x, p):
+    """Any random mask is accepted here: every output 0 or x / (1 - p), and a dropped share near p."""
+    def judge(got):
+        trouble = problem(got)
+        if trouble:
+            return trouble
+        if not isinstance(got, np.ndarray) or got.dtype.kind not in "biuf":
+            return f"return a NumPy array of numbers, not a {type(got).__name__}"
+        if got.shape != x.shape:
+            return f"the output has the shape of x, {x.shape}, not {got.shape}"
+        zero = np.isclose(got, 0, rtol=0, atol=1e-12)
+        for factor, message in ((1 / (1 - p), None), (1.0, DROP_NOT_SCALED), (1 - p, DROP_MULTIPLIED)):
+            if np.all(zero | np.isclose(got, x * factor, rtol=1e-7, atol=1e-12)):
+                if message and p > 0:
+                    return message
+                break
+        else:
+            return "every output must be 0 (dropped) or x / (1 - p) (kept and scaled)"
+        share, spread = float(zero.mean()), 4 * math.sqrt(p * (1 - p) / x.size) + 0.01
+        if abs(share - p) <= spread:
+            return None
+        if abs(share - (1 - p)) <= spread:
+            return DROP_KEEP_P
+        return "the share of dropped units is far from p: drop each unit on its own with probability p"
+    return judge
+
+
+def _forward_convention_case(group, x, p, seed):
+    u = _uniforms(x.shape, seed)
+    expected = np.where(u >= p, x / (1 - p), 0.0)
+    mistakes = [(np.where(u >= p, x, 0.0), DROP_NOT_SCALED), (np.where(u >= p, x * (1 - p), 0.0), DROP_MULTIPLIED),
+                (np.where(u < p, x / (1 - p), 0.0), DROP_CONVENTION),
+                (np.where(u < 1 - p, x / (1 - p), 0.0), DROP_CONVENTION)]
+    if p > 0:
+        mistakes.append((np.where(u < p, x / p, 0.0), DROP_KEEP_P))
+    return Case(group, "dropout_with_seed", (x, p, True, seed), judge=expect_array(expected, mistakes, DROP_CONVENTION))
+
+
+def _dropout_cases(rng):
+    g = arrays(rng)
+    structure = "training: every unit dropped (0) or kept and scaled by 1 / (1 - p), about a share p dropped"
+    convention = "training: the mask of the stated convention (one rng.random(x.shape), kept when u >= p)"
+    test_mode = "test mode: out = x (no dropping, no scaling)"
+    backward = "backward while training: dx = dout * the forward's mask"
+    backward_test = "backward in test mode: dx = dout"
+    bad = "p outside [0, 1) is rejected"
+
+    def array():
+        shape = rng.choice([(200, 60), (32, 3, 12, 10), (5000,), (16, 8, 7, 9)])
+        return g.standard_normal(shape) + rng.choice([0.0, 2.0])
+
+    cases = []
+    for p in (0.5, 0.2, rng.choice([0.1, 0.3, 0.4, 0.6, 0.7, 0.8])):
+        x = array()
+        cases.append(Case(structure, "dropout_with_seed", (x, p, True, rng.randrange(2**31)),
+                          judge=_structure_judge(x, p)))
+    for p in (0.5, 0.0, round(rng.uniform(0.05, 0.9), 3), round(rng.uniform(0.05, 0.9), 3)):
+        cases.append(_forward_convention_case(convention, array(), p, rng.randrange(2**31)))
+    for p in (0.5, round(rng.uniform(0.05, 0.9), 3)):
+        x = array()
+        u = _uniforms(x.shape, seed := rng.randrange(2**31))
+        cases.append(Case(test_mode, "dropout_with_seed", (x, p, False, seed), judge=expect_array(
+            x, [(x * (1 - p), DROP_TEST_SCALED), (x / (1 - p), DROP_TEST_SCALED),
+                (np.where(u >= p, x / (1 - p), 0.0), DROP_TEST_DROPPED), (np.where(u >= p, x, 0.0), DROP_TEST_DROPPED)],
+            DROP_TEST_SCALED)))
+    for p in (0.5, round(rng.uniform(0.05, 0.9), 3)):
+        x, dout = array(), None
+        dout = g.standard_normal(x.shape)
+        seed = rng.randrange(2**31)
+        keep = _uniforms(x.shape, seed) >= p
+        cases.append(Case(backward, "dropout_backward_with_seed", (x, dout, p, True, seed), judge=expect_array(
+            np.where(keep, dout / (1 - p), 0.0),
+            [(dout, DROP_BACK_NO_MASK), (np.where(keep, dout, 0.0), DROP_BACK_NOT_SCALED),
+             (np.where(keep, dout * (1 - p), 0.0), DROP_BACK_NOT_SCALED),
+             (np.where(keep, x / (1 - p), 0.0) * dout, DROP_BACK_NO_MASK)],
+            "dx = dout * mask, the mask of the forward pass (from the cache)")))
+    x = array()
+    dout, seed = g.standard_normal(x.shape), rng.randrange(2**31)
+    keep = _uniforms(x.shape, seed) >= 0.5
+    cases.append(Case(backward_test, "dropout_backward_with_seed", (x, dout, 0.5, False, seed), judge=expect_array(
+        dout, [(np.where(keep, 2 * dout, 0.0), DROP_BACK_TEST), (dout * 0.5, DROP_BACK_TEST),
+               (dout * 2, DROP_BACK_TEST)], DROP_BACK_TEST)))
+    cases += [Case(bad, "dropout_with_seed", (g.standard_normal((4, 5)), p, True, 0),
+                   judge=expect_raises("ValueError", hint=DROP_BAD_P)) for p in (1.0, -0.1, 1.5)]
+    return cases
+
+
+# -- exercise 13: divide_by_10_schedule ------------------------------------------------------------------------------
+
+LR_NO_PATIENCE = "count stale epochs: divide only after `patience` of them in a row"
+LR_PREVIOUS = "compare with the BEST accuracy so far, not with the previous epoch's"
+LR_NO_RESET = "after dividing, start counting stale epochs again from 0"
+LR_SHORT = "return one rate more than there are accuracies: lrs[0] = lr0 is used before any epoch"
+LR_TIE = "an epoch that only equals the best is stale: it must be strictly higher"
+LR_BAD = "raise ValueError for lr0 <= 0 or patience < 1"
+
+
+def _schedule(accs, lr0, patience, better=lambda a, best: a > best, reference="best", reset=True, every=False):
+    """The learning rates, from the length of the stale streak that ends at each epoch: the rate is divided at an
+    epoch whose streak is a positive multiple of ``patience`` (the count restarts after a division). The keywords
+    give the typical mistakes: ``every`` (divide at every stale epoch), ``reference="previous"``, ``reset=False``,
+    ``better`` (a tie counts as better)."""
+    streaks, best, previous, streak = [], None, None, 0
+    for a in accs:
+        ref = best if reference == "best" else previous
+        streak = 0 if ref is None or better(a, ref) else streak + 1
+        best = a if best is None or a > best else best
+        previous = a
+        streaks.append(streak)
+    lrs, divisions = [lr0], 0
+    for streak in streaks:
+        if every:
+            divisions += streak > 0
+        elif reset:
+            divisions += streak > 0 and streak % patience == 0
+        else:
+            divisions += streak >= patience
+        lrs.append(lr0 * 10.0 ** -divisions)
+    return lrs
+
+
+def _schedule_case(group, accs, lr0, patience, hint="wrong rates: go epoch by epoch with the rule of the docstring"):
+    expected = _schedule(accs, lr0, patience)
+    mistakes = [(_schedule(accs, lr0, patience, every=True), LR_NO_PATIENCE),
+                (_schedule(accs, lr0, patience, reference="previous"), LR_PREVIOUS),
+                (_schedule(accs, lr0, patience, reset=False), LR_NO_RESET),
+                (_schedule(accs, lr0, patience, better=lambda a, best: a >= best), LR_TIE),
+                (expected[1:], LR_SHORT), (expected[:-1], LR_SHORT)]
+    messages = {}
+    for wrong, message in mistakes:
+        if not _close_list(wrong, expected):
+            messages.setdefault(tuple(wrong), [])
+            if message not in messages[tuple(wrong)]:
+                messages[tuple(wrong)].append(message)
+
+    def judge(got):
+        trouble = problem(got)
+        if trouble:
+            return trouble
+        if not isinstance(got, (list, tuple)) or not all(isinstance(v, (int, float, np.integer, np.floating))
+                                                         and not isinstance(v, bool) for v in got):
+            return "return a list of floats, one learning rate per epoch plus one"
+        if _close_list(got, expected):
+            return None
+        texts = [text for wrong, found in messages.items() if _close_list(got, wrong) for text in found]
+        return "; or ".join(dict.fromkeys(texts)) if texts else hint
+    return Case(group, "divide_by_10_schedule", (accs, lr0), {"patience": patience}, judge)
+
+
+def _close_list(got, expected):
+    return len(got) == len(expected) and all(math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=0)
+                                             for a, b in zip(got, expected))
+
+
+def _lr_schedule_cases(rng):
+    notes = "the notes' examples: a plateau, a dip, a long flat stretch, no epoch yet"
+    randoms = "20 random validation curves (ties, dips, plateaus), patience 1 to 4"
+    bad = "lr0 <= 0 and patience < 1 are rejected"
+    cases = [_schedule_case(notes, [], 0.1, 2), _schedule_case(notes, [0.5, 0.6, 0.7], 0.1, 2),
+             _schedule_case(notes, [0.5, 0.6, 0.6, 0.6, 0.7], 0.1, 2),
+             _schedule_case(notes, [0.5, 0.7, 0.6, 0.65, 0.66, 0.68], 0.1, 2),
+             _schedule_case(notes, [0.5] * 7, 1.0, 3), _schedule_case(notes, [0.2, 0.3, 0.3, 0.25, 0.4, 0.4], 0.01, 1)]
+    for _ in range(20):
+        accs, a = [], rng.uniform(0.1, 0.4)
+        for _ in range(rng.randint(1, 25)):
+            a = min(1.0, max(0.0, a + rng.choice([0.0, 0.0, 0.01, 0.02, -0.01, 0.05, -0.03])))
+            accs.append(round(a, 2))
+        cases.append(_schedule_case(randoms, accs, rng.choice([0.1, 0.01, 0.05, 1e-3]), rng.randint(1, 4)))
+    cases += [Case(bad, "divide_by_10_schedule", args, kwargs, expect_raises("ValueError", hint=LR_BAD))
+              for args, kwargs in [(([0.5], 0.1), {"patience": 0}), (([0.5], 0.0), {}), (([0.5], -0.1), {})]]
+    return cases
+
+
 def cases(rng, submission=None):
     """{grade_id: [Case, ...]} for every graded test cell of the notebook; ``rng`` is a ``random.Random``;
     ``submission`` the folder handed in (where ``lenet5.npz`` is read from; None: no checkpoint)."""
@@ -901,4 +1093,6 @@ def cases(rng, submission=None):
         "test_evaluate": _evaluate_cases(rng),
         "test_analysis": _analysis_cases(rng),
         "test_checkpoint": _checkpoint_cases(submission),
+        "test_dropout": _dropout_cases(rng),
+        "test_lr_schedule": _lr_schedule_cases(rng),
     }

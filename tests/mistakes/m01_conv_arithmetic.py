@@ -64,6 +64,19 @@ def _layer_table(fc_in_features, fc_params):
 '''
 
 
+def _receptive_field(body):
+    """receptive_field with the correct validation around ``body`` (the loop over f, stride that sets r)."""
+    return ("def receptive_field(layers):\n"
+            "    pairs = []\n"
+            "    for layer in layers:\n"
+            "        if not isinstance(layer, (tuple, list)) or len(layer) != 2:\n"
+            "            raise TypeError(f\"each layer is an (f, stride) pair, got {layer!r}\")\n"
+            "        require_int(\"f\", layer[0], 1)\n"
+            "        require_int(\"stride\", layer[1], 1)\n"
+            "        pairs.append(tuple(layer))\n"
+            + body)
+
+
 MISTAKES = [
     # -- exercise 1: conv_output_size ------------------------------------------------------------------------------
     {
@@ -228,5 +241,56 @@ MISTAKES = [
 ''',
         "test_cell": "test_vgg16_memory_mb",
         "message": "divide by 2**20 for MiB",
+    },
+    # -- exercise 9: receptive_field --------------------------------------------------------------------------------
+    {
+        "id": "receptive_field_ignores_strides",  # adds f - 1 per layer as if every stride were 1
+        "cell": "receptive_field",
+        "code": _receptive_field("    return 1 + sum(f - 1 for f, stride in pairs)\n"),
+        "test_cell": "test_receptive_field",
+        "message": "the strides are missing",
+    },
+    {
+        "id": "receptive_field_jump_updated_first",  # multiplies the jump by the layer's own stride before adding
+        "cell": "receptive_field",
+        "code": _receptive_field("    r, jump = 1, 1\n"
+                                 "    for f, stride in pairs:\n"
+                                 "        jump *= stride\n"
+                                 "        r += (f - 1) * jump\n"
+                                 "    return r\n"),
+        "test_cell": "test_receptive_field",
+        "message": "only the strides of the layers below count",
+    },
+    {
+        "id": "receptive_field_adds_f",  # 3x3 + 3x3 = 6: the shared positions counted twice
+        "cell": "receptive_field",
+        "code": _receptive_field("    r, jump = 0, 1\n"
+                                 "    for f, stride in pairs:\n"
+                                 "        r += f * jump\n"
+                                 "        jump *= stride\n"
+                                 "    return r\n"),
+        "test_cell": "test_receptive_field",
+        "message": "counts the shared positions twice",
+    },
+    {
+        "id": "receptive_field_starts_at_zero",
+        "cell": "receptive_field",
+        "code": _receptive_field("    r, jump = 0, 1\n"
+                                 "    for f, stride in pairs:\n"
+                                 "        r += (f - 1) * jump\n"
+                                 "        jump *= stride\n"
+                                 "    return r\n"),
+        "test_cell": "test_receptive_field",
+        "message": "start from r = 1",
+    },
+    {
+        "id": "receptive_field_backward_recursion_from_the_input",  # r = (r - 1) * s + f, first layer first
+        "cell": "receptive_field",
+        "code": _receptive_field("    r = 1\n"
+                                 "    for f, stride in pairs:\n"
+                                 "        r = (r - 1) * stride + f\n"
+                                 "    return r\n"),
+        "test_cell": "test_receptive_field",
+        "message": "go from the last layer to the first with it",
     },
 ]

@@ -63,6 +63,48 @@ def _conv_backward(dx_update="+=", dw_update="+=", db="np.sum(dout, axis=(0, 2, 
 '''
 
 
+def _im2col(fill, columns="N * H_out * W_out"):
+    """im2col with the correct validation and padding; ``fill`` is the loop body that fills ``cols`` of shape
+    (C, HH, WW, N, H_out, W_out) from ``x_pad`` (names of the solution); ``columns`` the final column count."""
+    return f'''def im2col(x, HH, WW, stride=1, pad=0):
+    N, C, H, W = x.shape
+    if stride < 1:
+        raise ValueError(f"stride must be >= 1, got {{stride}}")
+    if pad < 0:
+        raise ValueError(f"pad must be >= 0, got {{pad}}")
+    if HH > H + 2 * pad or WW > W + 2 * pad:
+        raise ValueError("the window is larger than the padded input")
+    H_out = (H - HH + 2 * pad) // stride + 1
+    W_out = (W - WW + 2 * pad) // stride + 1
+    x_pad = zero_pad(x, pad)
+    cols = np.empty((C, HH, WW, N, H_out, W_out), dtype=x_pad.dtype)
+    for p in range(HH):
+        for q in range(WW):
+{fill}
+    return cols.reshape(C * HH * WW, {columns})
+'''
+
+
+_STRIDED = ("            seen = x_pad[:, :, p:p + stride * (H_out - 1) + 1:stride, "
+            "q:q + stride * (W_out - 1) + 1:stride]\n")
+
+
+def _conv_forward_im2col(product, back):
+    """conv_forward_im2col with the correct checks; ``product`` and ``back`` give out before and after reshaping."""
+    return f'''def conv_forward_im2col(x, w, b, stride=1, pad=0):
+    N, C, H, W = x.shape
+    F, C_w, HH, WW = w.shape
+    if C_w != C:
+        raise ValueError("channel mismatch")
+    cols = im2col(x, HH, WW, stride, pad)
+    H_out = (H - HH + 2 * pad) // stride + 1
+    W_out = (W - WW + 2 * pad) // stride + 1
+    out = {product}
+    out = {back}
+    return out, (x, w, b, stride, pad)
+'''
+
+
 MISTAKES = [
     # -- exercise 1: zero_pad ----------------------------------------------------------------------------------------
     {
@@ -248,5 +290,56 @@ def inception_3a_5x5_costs():
 ''',
         "test_cell": "test_blur_filter",
         "message": "the weights must sum to 1",
+    },
+    # -- exercise 8a: im2col -----------------------------------------------------------------------------------------
+    {
+        "id": "im2col_transposed",  # one row per window: the matrix the other way round
+        "cell": "im2col",
+        "code": _im2col(_STRIDED + "            cols[:, p, q] = seen.transpose(1, 0, 2, 3)").replace(
+            "return cols.reshape(C * HH * WW, N * H_out * W_out)",
+            "return cols.reshape(C * HH * WW, N * H_out * W_out).T"),
+        "test_cell": "test_im2col",
+        "message": "you returned the transpose",
+    },
+    {
+        "id": "im2col_windows_without_stride",  # the window of (i, j) starts at (i, j)
+        "cell": "im2col",
+        "code": _im2col("            cols[:, p, q] = x_pad[:, :, p:p + H_out, q:q + W_out].transpose(1, 0, 2, 3)"),
+        "test_cell": "test_im2col",
+        "message": "did you forget the stride",
+    },
+    {
+        "id": "im2col_channel_last_in_rows",  # rows ordered (p, q, c)
+        "cell": "im2col",
+        "code": _im2col(_STRIDED + "            cols[:, p, q] = seen.transpose(1, 0, 2, 3)").replace(
+            "return cols.reshape(C * HH * WW, N * H_out * W_out)",
+            "return cols.transpose(1, 2, 0, 3, 4, 5).reshape(C * HH * WW, N * H_out * W_out)"),
+        "test_cell": "test_im2col",
+        "message": "you put the channel last",
+    },
+    {
+        "id": "im2col_image_index_last_in_columns",  # columns ordered (i, j, n)
+        "cell": "im2col",
+        "code": _im2col(_STRIDED + "            cols[:, p, q] = seen.transpose(1, 0, 2, 3)").replace(
+            "return cols.reshape(C * HH * WW, N * H_out * W_out)",
+            "return cols.transpose(0, 1, 2, 4, 5, 3).reshape(C * HH * WW, N * H_out * W_out)"),
+        "test_cell": "test_im2col",
+        "message": "columns are ordered n, then i, then j",
+    },
+    # -- exercise 8b: conv_forward_im2col ----------------------------------------------------------------------------
+    {
+        "id": "im2col_conv_reshape_without_transpose",  # (F, N*H'*W') reshaped straight to (N, F, H', W')
+        "cell": "conv_forward_im2col",
+        "code": _conv_forward_im2col("w.reshape(F, -1) @ cols + b.reshape(F, 1)", "out.reshape(N, F, H_out, W_out)"),
+        "test_cell": "test_conv_forward_im2col",
+        "message": "a reshape alone mixes images and filters",
+    },
+    {
+        "id": "im2col_conv_filters_flipped",  # the kernel flipped before the product (a true convolution)
+        "cell": "conv_forward_im2col",
+        "code": _conv_forward_im2col("w[:, :, ::-1, ::-1].reshape(F, -1) @ cols + b.reshape(F, 1)",
+                                     "out.reshape(F, N, H_out, W_out).transpose(1, 0, 2, 3)"),
+        "test_cell": "test_conv_forward_im2col",
+        "message": "your filter is flipped",
     },
 ]
