@@ -13,7 +13,7 @@ from distributed import Client, LocalCluster, as_completed
 from distributed.scheduler import KilledWorker
 from tqdm.auto import tqdm
 
-from .run import CourseMismatch, failed_result, run_task
+from .run import CourseMismatch, build_template, failed_result, run_task
 
 ALLOWED_FAILURES = 2  # workers a submission may take down before it is given up (LocalCluster; a scheduler of
                       # your own has its own distributed.scheduler.allowed-failures)
@@ -42,8 +42,11 @@ class Cluster:
 
     def grade(self, tasks, progress=True):
         """{task key: Result} for ``tasks``, and whether the run was interrupted (Ctrl-C) before the end."""
-        futures = {self.client.submit(run_task, task, key=f"grade-{task.key}-{task.digest()[:12]}", pure=False):
-                   task for task in tasks}
+        # each assignment's nbgrader course is made once, on the cluster, and shared with the tasks
+        templates = {a: self.client.submit(build_template, a, tasks[0].course_version, pure=False)
+                     for a in sorted({t.assignment for t in tasks})}
+        futures = {self.client.submit(run_task, task, templates[task.assignment],
+                                      key=f"grade-{task.key}-{task.digest()[:12]}", pure=False): task for task in tasks}
         results, failed = {}, 0
         bar = tqdm(total=len(tasks), desc="grading", unit="submission", disable=not progress)
         start = time.monotonic()

@@ -1,17 +1,19 @@
 """Grade one Task (``autograder.task``) where it runs: on the instructor's machine or on a Dask worker.
 
 ``run_task`` checks that this machine has the task's version of the course, writes the submission into a
-scratch nbgrader course (prepared once per assignment and process, then copied), autogrades it with the kernel
+scratch nbgrader course (``build_template``: made once per assignment and run, unpacked once per process), autogrades it with the kernel
 sealed (``autograder.sandbox``), judges the recorded results in this process (``autograder.trusted``), renders
 the feedback with hidden tests removed and returns rows and pages as data. Nothing is left on disk.
 
 A submission that runs past its time has its kernel killed by a watchdog; its rows then say ``timeout``.
 """
 import atexit
+import io
 import os
 import random
 import secrets
 import shutil
+import tarfile
 import tempfile
 import threading
 from pathlib import Path
@@ -48,16 +50,16 @@ class _Workspace:
         self.prepared = {}
         atexit.register(shutil.rmtree, self.root, True)
 
-    def assignment(self, name):
-        """(template course folder, helpers the kernel sees, matplotlib font cache) for assignment ``name``."""
+    def assignment(self, name, template=None):
+        """(template course folder, helpers the kernel sees, matplotlib font cache) for assignment ``name``, from
+        the bytes of ``build_template`` (made here when None)."""
         if name not in self.prepared:
-            template = self.root / "templates" / name
-            generate_assignment(name, template, SOLUTIONS)
-            shutil.rmtree(template / "release", ignore_errors=True)
-            for notebook in (template / "source" / name).glob("*.ipynb"):
-                notebook.unlink()  # the gradebook holds what grading needs; no source notebook near a submission
+            folder = self.root / "templates" / name
+            folder.mkdir(parents=True)
+            with tarfile.open(fileobj=io.BytesIO(template or build_template(name, self.version))) as tar:
+                tar.extractall(folder, filter="data")
             helpers = prepare_helpers(HELPERS, name, self.root / "helpers" / name / "helpers")
-            self.prepared[name] = (template, helpers, _matplotlib_cache())
+            self.prepared[name] = (folder, helpers, _matplotlib_cache())
         return self.prepared[name]
 
 
@@ -79,13 +81,36 @@ def _matplotlib_cache():
     return os.fspath(found[-1]) if found else None
 
 
-def run_task(task):
-    """Grades ``task``; returns its Result. Raises CourseMismatch when this machine's course differs."""
+def _check_version(version):
     space = workspace()
-    if task.course_version != space.version:
+    if version != space.version:
         raise CourseMismatch(f"this worker has the course at version {space.version}, but the submission was sent "
-                             f"for version {task.course_version}: install the same course (solutions, references "
-                             f"and helpers) on every worker")
+                             f"for version {version}: install the same course (solutions, references and helpers) "
+                             f"on every worker")
+    return space
+
+
+def build_template(assignment, version):
+    """The scratch nbgrader course of ``assignment`` as .tar.gz bytes: a gradebook that knows the assignment
+    (``generate_assignment``), its source folder without the notebooks (the gradebook holds the test cells; no
+    source notebook lies near a submission). Made once per grading run and sent to every worker."""
+    _check_version(version)
+    with tempfile.TemporaryDirectory(prefix="template-", dir=workspace().root) as tmp:
+        generate_assignment(assignment, Path(tmp), SOLUTIONS)
+        shutil.rmtree(Path(tmp) / "release", ignore_errors=True)
+        for notebook in (Path(tmp) / "source" / assignment).glob("*.ipynb"):
+            notebook.unlink()
+        data = io.BytesIO()
+        with tarfile.open(fileobj=data, mode="w:gz") as tar:
+            tar.add(tmp, arcname=".")
+        return data.getvalue()
+
+
+def run_task(task, template=None):
+    """Grades ``task`` (``template``: its assignment's ``build_template`` bytes, made here when None); returns its
+    Result. Raises CourseMismatch when this machine's course differs."""
+    space = _check_version(task.course_version)
+    space.assignment(task.assignment, template)
     scratch = Path(tempfile.mkdtemp(prefix="task-", dir=space.root))
     watchdog = _Watchdog(task.settings.submission_timeout)
     try:

@@ -15,8 +15,8 @@ interleaved in each repeat so that the machine's load falls on all alike (median
   sandbox) from a git worktree, ``--jobs 2``, same Python, same helpers;
 - ``nbgrader``: ``nbgrader autograde`` + ``generate_feedback``, serial, per assignment, no sandbox.
 
-The cost of the sandbox itself is measured apart, as the time to start one kernel and run one cell: under
-bubblewrap, under the baseline's namespace sandbox and under no sandbox (``--kernel-starts`` of each).
+The cost of the sandbox itself is measured apart, as the time to start a Python that imports numpy and helpers:
+under bubblewrap, under the baseline's namespace sandbox and under no sandbox (``--starts`` of each).
 
 Prints a table and writes bench/results/grading_throughput.json.
 """
@@ -42,40 +42,35 @@ from conftest import load_mistakes  # noqa: E402
 from studentwork import fill_release, write_submission  # noqa: E402
 
 BIN = Path(sys.executable).parent
-KERNEL_START = """
-import asyncio, os, sys, time, tempfile
+SEALED_START = """
+import subprocess, sys, tempfile, time
 from pathlib import Path
-os.environ["JUPYTER_RUNTIME_DIR"] = tempfile.mkdtemp()
-mode = sys.argv[1]
+mode, script = sys.argv[1], "import numpy, helpers"
+work = Path(tempfile.mkdtemp())
 if mode == "bubblewrap":
-    from autograder.kernel import SandboxKernelManager as Manager
     from autograder.course import HELPERS
-    kw = dict(helpers_dir=str(HELPERS))
-elif mode == "namespaces":
-    from autograder.kernel import SandboxKernelManager as Manager
-    kw = dict(hide=[tempfile.mkdtemp()])
+    from autograder.sandbox import command
+    connection = work / "connection.json"
+    connection.write_text("{}")
+    connection.chmod(0o644)
+    argv = command([sys.executable, "-c", script], helpers_dir=HELPERS, helpers_source=HELPERS, inputs=[],
+                   connection_file=connection, work=work)
+elif mode == "namespaces":  # the baseline's launcher (its own autograder package is first on PYTHONPATH)
+    argv = [sys.executable, "-m", "autograder.sandbox", "--hide", str(work), "--mem-mb", "4096", "--",
+            sys.executable, "-c", script]
 else:
-    from jupyter_client.manager import AsyncKernelManager as Manager
-    kw = {}
-async def once():
-    run = tempfile.mkdtemp()
-    start = time.perf_counter()
-    km = Manager(kernel_name="python3", **kw)
-    await km.start_kernel(cwd=run)
-    kc = km.client(); kc.start_channels()
-    await kc.wait_for_ready(timeout=60)
-    await kc.execute_interactive("1 + 1", timeout=60)
-    took = time.perf_counter() - start
-    kc.stop_channels(); await km.shutdown_kernel(now=True)
-    return took
-print(asyncio.run(once()))
+    argv = [sys.executable, "-c", script]
+start = time.perf_counter()
+subprocess.run(argv, check=True, capture_output=True)
+print(time.perf_counter() - start)
 """
 
 
-def kernel_start(cwd, mode):
-    """Seconds to start one kernel (``mode``: bubblewrap, namespaces = the baseline's sandbox, none) and run a cell."""
-    env = {**os.environ, "PYTHONPATH": str(cwd)}  # the baseline's own autograder package, also in its launcher
-    done = subprocess.run([sys.executable, "-c", KERNEL_START, mode], cwd=cwd, env=env, check=True,
+def sealed_start(cwd, mode):
+    """Seconds to start a Python that imports numpy and helpers, sealed (``mode``: bubblewrap; namespaces = the
+    baseline's ctypes sandbox; none): what the sandbox adds to every kernel's start."""
+    env = {**os.environ, "PYTHONPATH": str(cwd)}
+    done = subprocess.run([sys.executable, "-c", SEALED_START, mode], cwd=cwd, env=env, check=True,
                           capture_output=True, text=True)
     return float(done.stdout.strip().splitlines()[-1])
 
@@ -154,7 +149,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--students", type=int, default=4)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--kernel-starts", type=int, default=10)
+    parser.add_argument("--starts", type=int, default=10, help="sealed Python starts per sandbox")
     parser.add_argument("--baseline", default="169d2e9")
     parser.add_argument("--no-nbgrader", action="store_true", help="leave out serial nbgrader (slow)")
     args = parser.parse_args()
@@ -175,9 +170,9 @@ def main():
         times = {name: [] for name in list(variants) + ([] if args.no_nbgrader else ["nbgrader"])}
         starts = {"bubblewrap": [], "namespaces": [], "none": []}
         try:
-            for _ in range(args.kernel_starts):
+            for _ in range(args.starts):
                 for mode in starts:
-                    starts[mode].append(kernel_start(old if mode == "namespaces" else ROOT, mode))
+                    starts[mode].append(sealed_start(old if mode == "namespaces" else ROOT, mode))
             for r in range(args.repeat):
                 for name, (cwd, extra) in variants.items():
                     start = time.perf_counter()
@@ -200,13 +195,14 @@ def main():
         "repeat": args.repeat, "baseline": args.baseline,
         "seconds_median": median, "seconds_all": times,
         "notebooks_per_minute": {name: notebooks * 60 / m for name, m in median.items()},
-        "kernel_start_seconds_median": start_median, "kernel_start_seconds_all": starts,
+        "sealed_start_seconds_median": start_median, "sealed_start_seconds_all": starts,
         "sandbox_start_cost_vs_baseline": start_median["bubblewrap"] / start_median["namespaces"] - 1,
     }
     print(f"{'grader':28} {'median s':>9} {'notebooks/min':>14}")
     for name in times:
         print(f"{name:28} {median[name]:9.1f} {result['notebooks_per_minute'][name]:14.1f}")
-    print("one kernel start + one cell, median s: " + ", ".join(f"{k} {v:.2f}" for k, v in start_median.items()))
+    print("a sealed Python importing numpy and helpers, median s: "
+          + ", ".join(f"{k} {v:.3f}" for k, v in start_median.items()))
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / "grading_throughput.json").write_text(json.dumps(result, indent=2) + "\n")
