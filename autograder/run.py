@@ -16,6 +16,7 @@ import shutil
 import tarfile
 import tempfile
 import threading
+import warnings
 from pathlib import Path
 
 import nbformat
@@ -114,7 +115,8 @@ def run_task(task, template=None):
     scratch = Path(tempfile.mkdtemp(prefix="task-", dir=space.root))
     watchdog = _Watchdog(task.settings.submission_timeout)
     try:
-        with watchdog:
+        with watchdog, warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # nbgrader's SQLAlchemy warnings would flood the grader's terminal
             result = _grade(task, space, scratch)
         if watchdog.fired:
             return _failed(task, "timeout", f"the submission ran past {task.settings.submission_timeout} s and was "

@@ -827,12 +827,16 @@ def _analysis_cases(rng):
         if j == 0:
             cm[rng.randrange(k)] = 0
         cases.append(_per_class_case(pc_group, cm))
-    mc_group = "most_confident_mistakes: 4 random sets of predictions"
+    mc_group = "most_confident_mistakes: 4 random sets of predictions (the most confident of all is right)"
     for _ in range(4):
         n, k = rng.randint(12, 40), rng.randint(3, 10)
         logits = g.standard_normal((n, k)) * 2
         probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
-        cases.append(_confident_case(mc_group, probs, g.integers(0, k, n), rng.randint(2, 6)))
+        y = g.integers(0, k, n)
+        # the most confident prediction of all is right, so that counting right answers as mistakes shows
+        sure = int(probs.max(axis=1).argmax())
+        y[sure] = probs[sure].argmax()
+        cases.append(_confident_case(mc_group, probs, y, rng.randint(2, 6)))
     return cases
 
 
