@@ -288,17 +288,24 @@ class Listener:
         self.sock.close()
 
 
+def first_exercise():
+    """(notebook name, release path, source path, first solution cell's grade_id, its right answer) of the
+    assignment the fault and attack submissions use."""
+    (notebook, release), = notebooks_of(NOTEBOOKS / FAULT_ASSIGNMENT).items()
+    source = SOLUTIONS / FAULT_ASSIGNMENT / release.name
+    first = next(c.metadata["nbgrader"]["grade_id"] for c in nbformat.read(source, as_version=4).cells
+                 if c.metadata.get("nbgrader", {}).get("solution"))
+    code = next(c.source for c in fill_release(release, source).cells
+                if c.metadata.get("nbgrader", {}).get("grade_id") == first)
+    return notebook, release, source, first, code
+
+
 def add_attacks(subs, out, elsewhere):
     """The escape probe, a fork loop and a disk filler, each in front of the first exercise's right answer.
 
     Returns what the tests check afterwards: the marker paths (none may exist), the secret files and the listener.
     """
-    (notebook, release), = notebooks_of(NOTEBOOKS / FAULT_ASSIGNMENT).items()
-    source = SOLUTIONS / FAULT_ASSIGNMENT / release.name
-    first = next(c.metadata["nbgrader"]["grade_id"] for c in nbformat.read(source, as_version=4).cells
-                 if c.metadata.get("nbgrader", {}).get("solution"))
-    first_code = next(c.source for c in fill_release(release, source).cells
-                      if c.metadata.get("nbgrader", {}).get("grade_id") == first)
+    notebook, release, source, first, first_code = first_exercise()
     private = elsewhere / "grader_only.txt"
     private.write_text("the grader's secret")
     private.chmod(0o600)

@@ -5,12 +5,11 @@ import re
 import subprocess
 import sys
 
-import nbformat
 import pytest
 
-from autograder.course import HELPERS, NOTEBOOKS, REPO_ROOT, SOLUTIONS
+from autograder.course import HELPERS, REPO_ROOT
 from autograder.guard import DELEGATED, check, course_fingerprints, pasted
-from conftest import DELEGATIONS, FAULT_ASSIGNMENT, notebooks_of, rows_of
+from conftest import DELEGATIONS, FAULT_ASSIGNMENT, first_exercise, rows_of
 from studentwork import fill_release, write_submission
 from test_grading import feedback_text
 
@@ -67,12 +66,7 @@ def test_pasted_course_code_is_flagged_not_scored():
 
 
 def test_two_grading_runs_at_once_cannot_see_each_other(tmp_path):
-    (notebook, release), = notebooks_of(NOTEBOOKS / FAULT_ASSIGNMENT).items()
-    source = SOLUTIONS / FAULT_ASSIGNMENT / release.name
-    first = next(c.metadata["nbgrader"]["grade_id"] for c in nbformat.read(source, as_version=4).cells
-                 if c.metadata.get("nbgrader", {}).get("solution"))
-    code = next(c.source for c in fill_release(release, source).cells
-                if c.metadata.get("nbgrader", {}).get("grade_id") == first)
+    notebook, release, source, first, code = first_exercise()
     other = tmp_path / "run_a"
     snoop = ("import glob, os\n"
              f"_seen = glob.glob('/tmp/autograder-*') + [p for p in [{str(other)!r}] if os.path.exists(p)]\n"
