@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ._checkpoint import CHECKPOINT, checkpoint_accuracy, lenet_shapes, load_checkpoint
-from ._common import Case, expect, expect_array, expect_raises, problem, arrays
+from ._common import Case, close, expect, expect_array, expect_raises, problem, arrays
 
 ASSIGNMENT = "05_training"
 
@@ -946,6 +946,27 @@ def _forward_convention_case(group, x, p, seed):
     return Case(group, "dropout_with_seed", (x, p, True, seed), judge=expect_array(expected, mistakes, DROP_CONVENTION))
 
 
+def _backward_training_judge(x, dout, p, seed):
+    """dx = dout * the forward's mask. A forward that keeps other units than the convention's (u < p, u < 1 - p:
+    rng.binomial(1, 1 - p) is the latter for p < 1/2) loses its points in the convention group; a backward that
+    passes dout through that forward's own mask is right and is not charged for it a second time."""
+    keep = _uniforms(x.shape, seed) >= p
+    exact = expect_array(
+        np.where(keep, dout / (1 - p), 0.0),
+        [(dout, DROP_BACK_NO_MASK), (np.where(keep, dout, 0.0), DROP_BACK_NOT_SCALED),
+         (np.where(keep, dout * (1 - p), 0.0), DROP_BACK_NOT_SCALED),
+         (np.where(keep, x / (1 - p), 0.0) * dout, DROP_BACK_NO_MASK)],
+        "dx = dout * mask, the mask of the forward pass (from the cache)")
+    u = _uniforms(x.shape, seed)
+    own_masks = [np.where(u < p, dout / (1 - p), 0.0), np.where(u < 1 - p, dout / (1 - p), 0.0)]
+    if p > 0:
+        own_masks.append(np.where(u < p, dout / p, 0.0))
+
+    def judge(got):
+        return None if any(close(got, m) for m in own_masks) else exact(got)
+    return judge
+
+
 def _dropout_cases(rng):
     g = arrays(rng)
     structure = "training: every unit dropped (0) or kept and scaled by 1 / (1 - p), about a share p dropped"
@@ -964,7 +985,8 @@ def _dropout_cases(rng):
         x = array()
         cases.append(Case(structure, "dropout_with_seed", (x, p, True, rng.randrange(2**31)),
                           judge=_structure_judge(x, p)))
-    for p in (0.5, 0.0, round(rng.uniform(0.05, 0.9), 3), round(rng.uniform(0.05, 0.9), 3)):
+    # One p below and one above 1/2: rng.binomial(1, 1 - p) keeps the units with u >= p only when p >= 1/2.
+    for p in (0.5, 0.0, round(rng.uniform(0.05, 0.45), 3), round(rng.uniform(0.55, 0.9), 3)):
         cases.append(_forward_convention_case(convention, array(), p, rng.randrange(2**31)))
     for p in (0.5, round(rng.uniform(0.05, 0.9), 3)):
         x = array()
@@ -973,17 +995,11 @@ def _dropout_cases(rng):
             x, [(x * (1 - p), DROP_TEST_SCALED), (x / (1 - p), DROP_TEST_SCALED),
                 (np.where(u >= p, x / (1 - p), 0.0), DROP_TEST_DROPPED), (np.where(u >= p, x, 0.0), DROP_TEST_DROPPED)],
             DROP_TEST_SCALED)))
-    for p in (0.5, round(rng.uniform(0.05, 0.9), 3)):
-        x, dout = array(), None
-        dout = g.standard_normal(x.shape)
-        seed = rng.randrange(2**31)
-        keep = _uniforms(x.shape, seed) >= p
-        cases.append(Case(backward, "dropout_backward_with_seed", (x, dout, p, True, seed), judge=expect_array(
-            np.where(keep, dout / (1 - p), 0.0),
-            [(dout, DROP_BACK_NO_MASK), (np.where(keep, dout, 0.0), DROP_BACK_NOT_SCALED),
-             (np.where(keep, dout * (1 - p), 0.0), DROP_BACK_NOT_SCALED),
-             (np.where(keep, x / (1 - p), 0.0) * dout, DROP_BACK_NO_MASK)],
-            "dx = dout * mask, the mask of the forward pass (from the cache)")))
+    for p in (0.5, round(rng.uniform(0.05, 0.45), 3), round(rng.uniform(0.55, 0.9), 3)):
+        x = array()
+        dout, seed = g.standard_normal(x.shape), rng.randrange(2**31)
+        cases.append(Case(backward, "dropout_backward_with_seed", (x, dout, p, True, seed),
+                          judge=_backward_training_judge(x, dout, p, seed)))
     x = array()
     dout, seed = g.standard_normal(x.shape), rng.randrange(2**31)
     keep = _uniforms(x.shape, seed) >= 0.5
