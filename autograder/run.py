@@ -27,6 +27,7 @@ from nbgrader.coursedir import CourseDirectory
 from . import references
 from .course import HELPERS, REPO_ROOT, SOLUTIONS, graded_cells, nbgrader_config
 from .feedback import failure_page, scrub_notebook
+from .feedback_page import feedback_exporter
 from .guard import course_fingerprints, pasted, prepare_helpers
 from .outcomes import FIELDS, UNSANDBOXED, cell_outcome, error_rows, limits_reached, notebook_failure, short
 from .release import generate_assignment
@@ -52,15 +53,15 @@ class _Workspace:
         atexit.register(shutil.rmtree, self.root, True)
 
     def assignment(self, name, template=None):
-        """(template course folder, helpers the kernel sees, matplotlib font cache) for assignment ``name``, from
-        the bytes of ``build_template`` (made here when None)."""
+        """(template course folder, helpers the kernel sees, matplotlib font cache, fingerprints of the course code
+        off limits) for assignment ``name``, from the bytes of ``build_template`` (made here when None)."""
         if name not in self.prepared:
             folder = self.root / "templates" / name
             folder.mkdir(parents=True)
             with tarfile.open(fileobj=io.BytesIO(template or build_template(name, self.version))) as tar:
                 tar.extractall(folder, filter="data")
             helpers = prepare_helpers(HELPERS, name, self.root / "helpers" / name / "helpers")
-            self.prepared[name] = (folder, helpers, _matplotlib_cache())
+            self.prepared[name] = (folder, helpers, _matplotlib_cache(), course_fingerprints(HELPERS, name))
         return self.prepared[name]
 
 
@@ -172,7 +173,7 @@ class _Watchdog:
 
 def _grade(task, space, scratch):
     student, assignment, settings = task.student, task.assignment, task.settings
-    template, helpers, mpl_cache = space.assignment(assignment)
+    template, helpers, mpl_cache, prints = space.assignment(assignment)
     cells = graded_cells(assignment)
     submission = scratch / "submission"
     submission.mkdir()
@@ -207,7 +208,7 @@ def _grade(task, space, scratch):
                                  helpers_source=helpers, limits=settings.limits, mpl_cache=mpl_cache)
         api = NbGraderAPI(coursedir=CourseDirectory(root=os.fspath(course), config=config), config=config)
         result = api.autograde(assignment, student, force=True, create=True)
-        rows += _judge(course, task, cells, problems, result, cases, warnings)
+        rows += _judge(course, task, cells, problems, result, cases, prints, warnings)
         try:
             pages = _feedback(course, task)
         except Exception as exc:  # noqa: BLE001 - the grades stand without feedback; say so
@@ -217,14 +218,13 @@ def _grade(task, space, scratch):
     return Result(student, assignment, rows, failure_pages(task, rows, pages), warnings)
 
 
-def _judge(course, task, cells, problems, result, cases, warnings):
+def _judge(course, task, cells, problems, result, cases, prints, warnings):
     """Rows for the notebooks that ran: each graded cell judged by ``autograder.trusted`` from the results the
     kernel recorded. The trusted score replaces nbgrader's in the gradebook (so the feedback shows it) and the
     grader's check lines are added to the cell's output in the graded notebook. Checks that raised are logged in
-    ``warnings`` with their tracebacks; functions pasted from the course's code are flagged."""
+    ``warnings`` with their tracebacks; functions pasted from the course's code (``prints``) are flagged."""
     student, assignment = task.student, task.assignment
     rows = []
-    prints = course_fingerprints(HELPERS, assignment)
     failure = None if result.get("success") else notebook_failure(result.get("log", "") + result.get("error", ""))
     run_dir = course / "autograded" / student / assignment
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
@@ -284,27 +284,6 @@ def _feedback(course, task):
                                   "db_url": f"sqlite:///{course / 'gradebook.db'}"}}
         pages[path.stem] = feedback_exporter().from_notebook_node(nb, resources)[0]
     return pages
-
-
-_exporter = None
-
-
-def feedback_exporter():
-    """nbgrader's feedback exporter (its HTML template, the grades from the gradebook), made once per process:
-    building it and loading its templates for every notebook cost as much as grading a small one."""
-    global _exporter
-    if _exporter is None:
-        import nbgrader
-        from nbconvert.exporters import HTMLExporter
-        from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
-        from nbgrader.preprocessors import GetGrades
-        base = Path(nbgrader.__file__).parent / "server_extensions" / "formgrader"
-        _exporter = HTMLExporter(template_name="feedback", extra_template_basedirs=[os.fspath(base / "templates")],
-                                 extra_template_paths=[os.fspath(base / "static" / "node_modules" / "bootstrap" /
-                                                                 "dist" / "css")])
-        _exporter.register_preprocessor(GetGrades(), enabled=True)
-        _exporter.register_preprocessor(CSSHTMLHeaderPreprocessor(), enabled=True)
-    return _exporter
 
 
 def _write_notebook(nb, path):
