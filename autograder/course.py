@@ -8,11 +8,11 @@ from pathlib import Path
 import nbformat
 import nbgrader.api
 from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds,
-                                    Execute, IgnorePattern, OverwriteKernelspec, SaveAutoGrades)
+                                    IgnorePattern, OverwriteKernelspec, SaveAutoGrades)
 from nbconvert.preprocessors import ClearMetadataPreprocessor
 from traitlets.config import Config
 
-from .kernel import SandboxedExecute
+from .kernel import GradingExecute, SandboxedExecute
 from .limits import LimitOutputSize
 from .restore import RestoreMissingCells
 from .sandbox import Limits
@@ -28,6 +28,7 @@ ASSIGNMENT_NAME = re.compile(r"^\d\d_[a-z0-9_]+$")
 # kernel's own limits (processes, memory, CPU time, disk) are autograder.sandbox.Limits.
 CELL_TIMEOUT = 60
 OUTPUT_LINES = 200
+DEMO_TAG = "demo"  # a cell tag: a demonstration the grader leaves out (``demo_cells``)
 
 # nbgrader runs the `alembic` command of its environment: make sure that environment's bin/ is on PATH,
 # also when this package is used through `.venv/bin/python` without an activated venv.
@@ -71,7 +72,18 @@ def graded_cells(assignment, solutions=SOLUTIONS):
     return cells
 
 
-def nbgrader_config(cell_timeout=CELL_TIMEOUT, sandbox=True, helpers_source=None, limits=Limits(), mpl_cache=None):
+@functools.lru_cache(maxsize=None)
+def demo_cells(assignment, solutions=SOLUTIONS):
+    """{cell id: source} of the code cells of ``assignment`` tagged ``DEMO_TAG``: demonstrations (a widget, a
+    timing, a small training run for a plot) that grade nothing and define nothing a later cell uses, which
+    grading therefore leaves out (``kernel.GradingExecute``)."""
+    return {c.id: c.source for path in sorted((Path(solutions) / assignment).glob("*.ipynb"))
+            for c in nbformat.read(path, as_version=4).cells
+            if c.cell_type == "code" and DEMO_TAG in c.metadata.get("tags", [])}
+
+
+def nbgrader_config(cell_timeout=CELL_TIMEOUT, sandbox=True, helpers_source=None, limits=Limits(), mpl_cache=None,
+                    demos=None):
     """The traitlets Config for NbGraderAPI.
 
     Args:
@@ -80,6 +92,7 @@ def nbgrader_config(cell_timeout=CELL_TIMEOUT, sandbox=True, helpers_source=None
         helpers_source: what the kernel sees as ``helpers/`` (``autograder.guard.prepare_helpers``).
         limits: the kernel's ``autograder.sandbox.Limits``.
         mpl_cache: matplotlib's font cache file, lent read-only to the kernel.
+        demos: ``demo_cells`` of the assignment, not run.
     """
     c = Config()
     c.CourseDirectory.course_id = COURSE_ID
@@ -95,7 +108,8 @@ def nbgrader_config(cell_timeout=CELL_TIMEOUT, sandbox=True, helpers_source=None
     c.Execute.startup_timeout = 120
     c.LimitOutputSize.max_lines = OUTPUT_LINES
     c.LimitOutputSize.max_traceback = 40
-    c.Autograde.autograde_preprocessors = [SandboxedExecute if sandbox else Execute, IgnorePattern,
+    c.GradingExecute.demo_cells = dict(demos or {})
+    c.Autograde.autograde_preprocessors = [SandboxedExecute if sandbox else GradingExecute, IgnorePattern,
                                            ClearMetadataPreprocessor, LimitOutputSize, SaveAutoGrades,
                                            AssignLatePenalties, CheckCellMetadata]
     if sandbox:

@@ -15,10 +15,11 @@ import tempfile
 import time
 from pathlib import Path
 
+import nbformat
 from jupyter_client.manager import AsyncKernelManager
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbgrader.preprocessors import Execute
-from traitlets import Integer, Unicode
+from traitlets import Dict, Integer, Unicode
 
 from helpers.dataout import GRADER_OUT
 
@@ -192,9 +193,32 @@ def _copy_one(folder_fd, name, dest, seen):
         seen[name] = stamp
 
 
-class SandboxedExecute(Execute):
-    """nbgrader's Execute preprocessor with every kernel sealed; after each code cell the results recorded so far
-    are copied out, and a kernel that dies at a limit says which."""
+NOT_RUN = "(a demonstration: the grader does not run it; it counts for nothing)\n"
+
+
+class GradingExecute(Execute):
+    """nbgrader's Execute preprocessor that leaves out the course's demonstrations (``course.demo_cells``: a cell
+    runs unless its id and its whole source are those of a demonstration) and stops each kernel at once when the
+    notebook is done: the kernel's files are thrown away with it, and its results are already out."""
+
+    demo_cells = Dict(help="{cell id: source} of the demonstrations not run while grading.").tag(config=True)
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("shutdown_kernel", "immediate")
+        super().__init__(*args, **kwargs)
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type == "code" and cell.get("id") in self.demo_cells \
+                and self.demo_cells[cell.id] == cell.source:
+            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=NOT_RUN)]
+            cell.execution_count = None
+            return cell, resources
+        return super().preprocess_cell(cell, resources, index)
+
+
+class SandboxedExecute(GradingExecute):
+    """GradingExecute with every kernel sealed; after each code cell the results recorded so far are copied out,
+    and a kernel that dies at a limit says which."""
 
     _copied = {}  # {results file: (size, mtime)} of this notebook's copies
 

@@ -25,7 +25,7 @@ from nbgrader.apps import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
 
 from . import references
-from .course import HELPERS, REPO_ROOT, SOLUTIONS, graded_cells, nbgrader_config
+from .course import HELPERS, REPO_ROOT, SOLUTIONS, demo_cells, graded_cells, nbgrader_config
 from .feedback import failure_page, scrub_notebook
 from .feedback_page import feedback_exporter
 from .guard import course_fingerprints, pasted, prepare_helpers
@@ -205,7 +205,8 @@ def _grade(task, space, scratch):
         cases = references.cases_for(assignment, rng, submission)
         write_inputs(cases, course / "source" / assignment)
         config = nbgrader_config(cell_timeout=settings.cell_timeout, sandbox=settings.sandbox,
-                                 helpers_source=helpers, limits=settings.limits, mpl_cache=mpl_cache)
+                                 helpers_source=helpers, limits=settings.limits, mpl_cache=mpl_cache,
+                                 demos=demo_cells(assignment))
         api = NbGraderAPI(coursedir=CourseDirectory(root=os.fspath(course), config=config), config=config)
         result = api.autograde(assignment, student, force=True, create=True)
         rows += _judge(course, task, cells, problems, result, cases, prints, warnings)

@@ -194,6 +194,24 @@ def command(argv, *, helpers_dir, helpers_source, inputs, connection_file, work,
 PIDS_CGROUPS = ("/sys/fs/cgroup/pids", "/sys/fs/cgroup")  # cgroup v1's pids controller, or v2's unified tree
 
 
+STALE_CGROUP_SECONDS = 3600
+
+
+def _remove_stale(folder):
+    """Removes the empty kernel cgroups in ``folder`` older than an hour: those of graders that were killed before
+    they could remove their own (a cgroup with a process in it cannot be removed)."""
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            if time.time() - entry.stat().st_mtime > STALE_CGROUP_SECONDS:
+                entry.rmdir()
+        except OSError:
+            continue
+
+
 class ProcessCounter:
     """A pids cgroup of its own for one kernel, where the grader may make one (as root): it caps the processes and
     threads of the whole sandbox and remembers how often that cap refused a fork (``refused``), also after a fork
@@ -206,6 +224,7 @@ class ProcessCounter:
                 continue
             try:
                 path = Path(root, "autograder", secrets.token_hex(8))
+                _remove_stale(path.parent)
                 path.mkdir(parents=True)
                 (path / "pids.max").write_text(str(limit))
                 self.path = path
