@@ -4,7 +4,7 @@ import os
 import sys
 
 from .course import CELL_TIMEOUT, HELPERS, NOTEBOOKS
-from .grade import format_table, grade, summarize
+from .grade import format_table, grade, run_complete, summarize
 from .outcomes import UNSANDBOXED
 from .release import GraderError, release
 from .sandbox import Limits, SandboxError, check_available
@@ -103,7 +103,7 @@ def main(argv=None):
                 print(f"\nNOT SANDBOXED (--no-sandbox): {UNSANDBOXED}")
             print(f"\n{len(rows)} graded cells -> {os.path.join(out, 'grades.csv')}; "
                   f"feedback in {os.path.join(out, 'feedback')}")
-            return 0
+            return 0 if run_complete(out) else 130
         ok, summary = selftest(jobs=args.jobs, settings=_settings(args, sandbox))
         print(format_table(summary))
         print("\nselftest " + ("passed: solutions 100%, release 0" if ok else

@@ -119,6 +119,15 @@ def _write_feedback(out, result):
         (folder / f"{notebook}.html").write_text(page)
 
 
+def run_complete(out):
+    """False when the last run of ``grade`` into ``out`` was interrupted (Ctrl-C) before every submission was
+    graded."""
+    try:
+        return bool(json.loads((Path(out) / STATE).read_text())["complete"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
 def _read_state(out):
     try:
         return dict(json.loads((out / STATE).read_text())["graded"])

@@ -137,3 +137,46 @@ def test_a_rerun_grades_only_what_changed_and_student_and_force_do_what_they_say
 
     grade(tmp_path / "subs", out=out, jobs=2, settings=SETTINGS, progress=False, force=True)
     assert len(state(out)["last_graded"]) == 3 and table(out) == before
+
+
+def test_ctrl_c_stops_the_run_and_writes_what_was_graded_marked_partial(tmp_path):
+    """Ctrl-C in the instructor's terminal (SIGINT to the whole process group, kernels included) while one
+    submission still sleeps: the finished one is written, the run is marked interrupted, no kernel is left."""
+    make_class(tmp_path / "subs", count=1)
+    (notebook, release), = notebooks_of(NOTEBOOKS / FAULT_ASSIGNMENT).items()
+    source = SOLUTIONS / FAULT_ASSIGNMENT / release.name
+    first = next(c for c in fill_release(release, source).cells if c.metadata.get("nbgrader", {}).get("solution"))
+    sleeper = fill_release(release, source, {first.metadata.nbgrader.grade_id: "import time\ntime.sleep(10**6)\n"
+                                                                               + first.source})
+    write_submission(tmp_path / "subs", "sleeper", FAULT_ASSIGNMENT, {notebook: sleeper})
+    out, scratch = tmp_path / "out", tmp_path / "scratch"
+    scratch.mkdir()
+    # the grader's scratch folders, and so the command lines of its sandboxes, name this test's folder
+    proc = subprocess.Popen([sys.executable, "-m", "autograder", "grade", str(tmp_path / "subs"), "--out", str(out),
+                             "--jobs", "2", "--cell-timeout", "300"], cwd=REPO_ROOT, start_new_session=True,
+                            env={**os.environ, "TMPDIR": str(scratch)}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+    def sandboxes():
+        found = subprocess.run(["pgrep", "-f", f"bwrap .*{scratch}"], capture_output=True, text=True).stdout
+        return found.split()
+
+    progress = ""
+    while "1/2" not in progress:  # the progress bar: the perfect submission is done, the sleeper is not
+        char = proc.stderr.read(1)
+        assert char, f"grade ended before Ctrl-C: {progress[-2000:]}"
+        progress += char
+    assert sandboxes(), "the sleeper's sealed kernel should be running"
+    os.killpg(proc.pid, signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stdout + stderr
+    assert "interrupted: 1 of 2 submissions graded and written" in stderr
+    assert {r[0] for r in table(out)} == {"s0"}
+    assert all(r[3] == "passed" for r in table(out))
+    marked = state(out)
+    assert marked["complete"] is False and marked["not_graded"] == [f"sleeper/{FAULT_ASSIGNMENT}"]
+    assert (out / "feedback" / "s0" / FAULT_ASSIGNMENT / f"{notebook}.html").exists()
+    deadline = time.monotonic() + 10
+    while sandboxes() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not sandboxes(), "a sealed kernel of the interrupted run is still running"
