@@ -7,6 +7,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from nbgrader.apps import NbGraderAPI
+from nbgrader.coursedir import CourseDirectory
+from traitlets.config import Config
+
 from autograder import references
 from autograder.course import NOTEBOOKS, SOLUTIONS, assignments
 from autograder.feedback import secret_lines
@@ -88,19 +92,39 @@ def test_feedback_and_grades_never_show_hidden_tests_references_or_solutions(gra
     assert secrets
     pages = list((out / "feedback").rglob("*.html"))
     assert len(pages) == sum(1 for s in subs.iterdir() for a in s.iterdir())  # every submission has feedback
-    for page in pages + [out / "grades.csv"]:
+    autograded = list((out / "autograded").rglob("*.ipynb"))   # what formgrader shows (and its feedback uses)
+    assert autograded
+    for page in pages + autograded + [out / "grades.csv"]:
         text = html.unescape(page.read_text())
         assert "BEGIN HIDDEN TESTS" not in text, page
-        if "/feedback/solutions/" not in str(page):  # the solutions' own cells hold their markers
+        if "/solutions/" not in str(page.relative_to(out)):  # the solutions' own cells hold their markers
             assert "BEGIN SOLUTION" not in text, page
         leaked = [s for s in secrets if s in text]
         assert not leaked, f"{page} shows hidden test or reference lines: {leaked[:3]}"
     # No solution line reaches the feedback of a student who did not write it (the blank release).
     for name in assignments():
-        text = feedback_text(out, "release", name)
+        text = feedback_text(out, "release", name) + "".join(
+            p.read_text() for p in (out / "autograded" / "release" / name).glob("*.ipynb"))
         for path in (SOLUTIONS / name).glob("*.ipynb"):
             answers = solution_lines(nbformat.read(path, as_version=4))
             assert answers and not [line for line in answers if line in text]
+
+
+def test_the_output_is_an_nbgrader_course_folder_with_the_scores_of_grades_csv(graded):
+    rows, subs, out, _ = graded
+    config = Config()
+    config.CourseDirectory.root = str(out)
+    api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+    totals = {}
+    for r in rows:
+        key = (r["student"], r["assignment"])
+        totals[key] = totals.get(key, 0.0) + (r["points"] or 0.0)
+    for name in assignments():
+        submissions = {s["student"]: s for s in api.get_submissions(name)}
+        assert set(submissions) == {s for s, a in totals if a == name}   # one per student and assignment
+        for student, submission in submissions.items():
+            assert submission["score"] == pytest.approx(totals[(student, name)]), (student, name)
+            assert (out / "autograded" / student / name).is_dir()
 
 
 def test_feedback_shows_the_graders_checks(graded):
