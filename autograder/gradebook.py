@@ -190,6 +190,9 @@ def _entered(gb, out, student, assignment):
         return {}
     entered = {}
     for nb in submission.notebooks:
+        if not any(g.manual_score is not None or g.extra_credit is not None for g in nb.grades) and \
+                not any(c.manual_comment for c in nb.comments):
+            continue   # nothing entered by hand: no need to read the notebook
         path = Path(out) / "autograded" / student / assignment / f"{nb.name}.ipynb"
         node = parse(path.read_bytes()) if path.is_file() else None
         for grade in nb.grades:

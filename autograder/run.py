@@ -35,8 +35,8 @@ from .task import Result, course_version, grade_id
 from .trusted import judge_cell, read_results, write_inputs
 
 GRADER_HEADER = "The grader's checks, on new inputs (these decide the points):\n"
-MANUAL_NOTE = ("*Graded by hand: your instructor reads this answer and enters its points; the score shown above is "
-               "not final until then.*")
+MANUAL_NOTE = ("*Graded by hand: your instructor reads this answer and enters its points; the score this page "
+               "shows for it is not final until then.*")
 
 
 class CourseMismatch(RuntimeError):
