@@ -5,7 +5,8 @@ import sys
 
 from .course import CELL_TIMEOUT, HELPERS, NOTEBOOKS
 from .grade import format_table, grade, run_complete, summarize
-from .outcomes import UNSANDBOXED
+from .gradebook import course_folder_note
+from .outcomes import NEEDS_MANUAL, UNSANDBOXED
 from .release import GraderError, release
 from .sandbox import Limits, SandboxError, check_available
 from .selftest import selftest
@@ -78,6 +79,9 @@ def main(argv=None):
                    help="canvas: which Canvas column gets an assignment (default: matched by name prefix)")
     p.add_argument("--assignment", action="append", default=[],
                    help="canvas: only these assignments; gradescope: the assignment to package (one)")
+    p.add_argument("--include-pending", action="store_true",
+                   help="canvas: also export assignments whose cells graded by hand are not all graded yet (their "
+                        "points so far); by default those are left as Canvas has them and listed")
     p.add_argument("--visibility", default="visible", choices=("visible", "after_due_date", "after_published", "hidden"),
                    help="gradescope: when students see the per-cell results (default %(default)s)")
     p.add_argument("--sandbox", default="auto", choices=("auto", "yes", "no"),
@@ -103,9 +107,17 @@ def main(argv=None):
                 print(f"\nNOT SANDBOXED (--no-sandbox): {UNSANDBOXED}")
             print(f"\n{len(rows)} graded cells -> {os.path.join(out, 'grades.csv')}; "
                   f"feedback in {os.path.join(out, 'feedback')}")
+            pending = sum(r["points"] is None for r in rows)
+            if pending:
+                print(f"{pending} cells need grading by hand (status '{NEEDS_MANUAL}')")
+            print(course_folder_note(out))
             return 0 if run_complete(out) else 130
         ok, summary = selftest(jobs=args.jobs, settings=_settings(args, sandbox))
         print(format_table(summary))
+        pending = sum(1 for *_, hand in summary if hand)
+        if pending:
+            print(f"\ncells graded by hand are pending in {pending} submissions (not part of the verdict: the "
+                  "solutions' written answers wait for a person, the release's are unanswered and score 0)")
         print("\nselftest " + ("passed: solutions 100%, release 0" if ok else
                                "FAILED: solutions must score 100% and the release 0, with status ok"))
         return 0 if ok else 1

@@ -61,15 +61,55 @@ def assignments(solutions=SOLUTIONS):
     return sorted(p.name for p in Path(solutions).iterdir() if p.is_dir() and ASSIGNMENT_NAME.match(p.name))
 
 
+def _nbgrader(cell):
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def is_manual(cell):
+    """nbgrader's hand-graded cells: a "manually graded answer" (grade and solution: a written answer, markdown
+    or code) or a "manually graded task" (task)."""
+    meta = _nbgrader(cell)
+    return bool(meta.get("task") or (meta.get("grade") and meta.get("solution")))
+
+
+def is_autograded(cell):
+    """nbgrader's "autograder tests" cells: graded, not an answer, not a task. The grader's checks
+    (``autograder.references``) judge them."""
+    meta = _nbgrader(cell)
+    return bool(meta.get("grade")) and not is_manual(cell)
+
+
 @functools.lru_cache(maxsize=None)
-def graded_cells(assignment, solutions=SOLUTIONS):
-    """{notebook name: [(grade_id, points), ...]} of the graded cells of ``assignment``, in notebook order."""
+def _cells(assignment, solutions, kind):
     cells = {}
     for path in sorted((Path(solutions) / assignment).glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
         cells[path.stem] = [(c.metadata["nbgrader"]["grade_id"], float(c.metadata["nbgrader"]["points"]))
-                            for c in nb.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade")]
+                            for c in nb.cells if (is_manual(c) if kind == "manual" else is_autograded(c))]
     return cells
+
+
+def graded_cells(assignment, solutions=SOLUTIONS):
+    """{notebook name: [(grade_id, points), ...]} of the autograded test cells of ``assignment``, in notebook
+    order (every notebook of the assignment is a key)."""
+    return _cells(assignment, Path(solutions), "auto")
+
+
+def manual_cells(assignment, solutions=SOLUTIONS):
+    """{notebook name: [(grade_id, points), ...]} of the cells of ``assignment`` graded by hand (``is_manual``), in
+    notebook order (every notebook of the assignment is a key)."""
+    return _cells(assignment, Path(solutions), "manual")
+
+
+@functools.lru_cache(maxsize=None)
+def cell_order(assignment, solutions=SOLUTIONS):
+    """{(notebook, grade_id): position} of every graded cell, autograded or by hand: the order of grades.csv."""
+    order = {}
+    for path in sorted((Path(solutions) / assignment).glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if is_manual(cell) or is_autograded(cell):
+                order[(path.stem, cell.metadata["nbgrader"]["grade_id"])] = len(order)
+    return order
 
 
 @functools.lru_cache(maxsize=None)

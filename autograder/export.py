@@ -1,14 +1,18 @@
 """Grades out of the grader's output folder: ``python -m autograder export OUT --format csv|canvas|gradescope``.
 
-- ``csv``: one row per student (sorted), one column per assignment (the sum of its cells' points) and ``total``;
+- ``csv``: one row per student (sorted), one column per assignment (the sum of its cells' points), ``total`` and
+  ``pending`` (the assignments with cells still waiting to be graded by hand: their points are not in the sums yet);
   the second row, whose student cell reads ``max points``, holds each column's maximum.
 - ``canvas``: fills the assignment columns of the gradebook CSV that Canvas exports (``--roster``) and writes a
   file for Canvas's gradebook import. Students are matched by SIS Login ID, else SIS User ID, else Canvas ID,
   against our student folder names. Students on one side only are listed (stderr and the summary), never dropped
   silently: a roster student without grades keeps the cell Canvas exported (the import changes nothing for them).
+  An assignment with cells still waiting to be graded by hand is not exported for that student (listed as
+  pending) unless ``include_pending``: Canvas would show an incomplete total as final.
 - ``gradescope``: a Gradescope autograder zip for one assignment (``autograder.gradescope``).
 
-Only ``grades.csv`` is read, so this works whatever engine wrote it.
+They read ``grades.csv``, and the scores entered by hand in formgrader from ``gradebook.db`` when the folder has
+one (``autograder.gradebook.final_rows``).
 """
 import csv
 import io
@@ -26,17 +30,25 @@ class ExportError(Exception):
     pass
 
 
-def read_totals(out):
-    """(points {student: {assignment: points}}, max points {assignment: max}) from ``out/grades.csv``."""
+def read_totals(out, pending=None):
+    """(points {student: {assignment: points}}, max points {assignment: max}) from ``out/grades.csv`` and the
+    scores entered by hand in ``out/gradebook.db``. A cell still waiting to be graded by hand adds nothing to the
+    points; ``pending``, a dict, receives {student: {assignment: [cells, points]}} of those cells."""
+    from .gradebook import final_rows
     path = Path(out) / "grades.csv"
     if not path.exists():
         raise ExportError(f"{path} not found: run `python -m autograder grade DIR --out {out}` first")
     points = defaultdict(lambda: defaultdict(float))
     max_points = defaultdict(lambda: defaultdict(float))
-    with open(path, newline="") as f:
-        for row in csv.DictReader(f):
-            points[row["student"]][row["assignment"]] += float(row["points"] or 0)
-            max_points[row["student"]][row["assignment"]] += float(row["max_points"] or 0)
+    waiting = defaultdict(lambda: defaultdict(lambda: [0, 0.0]))
+    for row in final_rows(out):
+        points[row["student"]][row["assignment"]] += row["points"] or 0.0
+        max_points[row["student"]][row["assignment"]] += row["max_points"] or 0.0
+        if row["points"] is None:
+            waiting[row["student"]][row["assignment"]][0] += 1
+            waiting[row["student"]][row["assignment"]][1] += row["max_points"] or 0.0
+    if pending is not None:
+        pending.update({s: dict(a) for s, a in waiting.items()})
     maxima = defaultdict(float)
     for per_student in max_points.values():
         for assignment, value in per_student.items():
@@ -50,18 +62,25 @@ def _num(x):
 
 # ------------------------------------------------------------------------------------------------------------ csv
 
+def pending_text(waiting):
+    """"01_conv_arithmetic: 1 cell, 3 points to grade by hand; ..." for {assignment: [cells, points]}."""
+    return "; ".join(f"{a}: {n} cell{'s' if n != 1 else ''}, {_num(p)} points to grade by hand"
+                     for a, (n, p) in sorted(waiting.items()))
+
+
 def export_csv(out, dest):
     """Writes the class table to ``dest``; returns the number of students."""
-    points, maxima = read_totals(out)
+    pending = {}
+    points, maxima = read_totals(out, pending)
     assignments = sorted(maxima)
     with open(dest, "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["student", *assignments, "total"])
-        writer.writerow([MAX_ROW, *(_num(maxima[a]) for a in assignments), _num(sum(maxima.values()))])
+        writer.writerow(["student", *assignments, "total", "pending"])
+        writer.writerow([MAX_ROW, *(_num(maxima[a]) for a in assignments), _num(sum(maxima.values())), ""])
         for student in sorted(points):
             row = [points[student].get(a) for a in assignments]
             writer.writerow([student, *("" if v is None else _num(v) for v in row),
-                             _num(sum(v for v in row if v is not None))])
+                             _num(sum(v for v in row if v is not None)), pending_text(pending.get(student, {}))])
     return len(points)
 
 
@@ -110,10 +129,13 @@ def _read_roster(path):
     return header, rows[1:]
 
 
-def export_canvas(out, roster, dest, only=(), explicit=(), log=None):
-    """Writes a Canvas gradebook import file; returns a summary dict (filled, columns, missing on each side)."""
+def export_canvas(out, roster, dest, only=(), explicit=(), log=None, include_pending=False):
+    """Writes a Canvas gradebook import file; returns a summary dict (filled, columns, missing on each side,
+    pending: the student's assignments left out because cells wait to be graded by hand)."""
     log = log or sys.stderr
-    points, maxima = read_totals(out)
+    waiting = {}
+    points, maxima = read_totals(out, waiting)
+    held = []
     header, rows = _read_roster(roster)
     wanted = list(only) or sorted(maxima)
     unknown = [a for a in wanted if a not in maxima]
@@ -148,7 +170,9 @@ def export_canvas(out, roster, dest, only=(), explicit=(), log=None):
             seen.add(key)
             for assignment, column in columns.items():
                 value = points[key].get(assignment)
-                if value is not None:
+                if assignment in waiting.get(key, {}) and not include_pending:
+                    held.append(f"{key} {assignment} ({pending_text({assignment: waiting[key][assignment]})})")
+                elif value is not None:
                     new[keep.index(column)] = _num(value)
             students.append(key)
         output.append(new)
@@ -156,13 +180,16 @@ def export_canvas(out, roster, dest, only=(), explicit=(), log=None):
         csv.writer(f).writerows(output)
     not_in_canvas = sorted(set(points) - seen)
     summary = {"filled": len(students), "columns": columns, "unmatched_assignments": unmatched,
-               "not_in_canvas": not_in_canvas, "no_grades": missing_grades}
+               "not_in_canvas": not_in_canvas, "no_grades": missing_grades, "pending": held}
     for assignment in unmatched:
         print(f"warning: no Canvas column for {assignment}; add --column {assignment}=COLUMN", file=log)
     for student in not_in_canvas:
         print(f"warning: {student} has grades but is not in the Canvas roster: not exported", file=log)
     for student in missing_grades:
         print(f"warning: {student} is in the Canvas roster but has no grades: cell left as Canvas had it", file=log)
+    for item in held:
+        print(f"warning: {item}: not exported, cell left as Canvas had it (grade it in formgrader, or pass "
+              "--include-pending to export the points so far)", file=log)
     return summary
 
 
@@ -175,6 +202,9 @@ def canvas_summary(summary, dest):
     if summary["no_grades"]:
         lines.append(f"{len(summary['no_grades'])} in Canvas without grades (left unchanged): "
                      + ", ".join(summary["no_grades"]))
+    if summary.get("pending"):
+        lines.append(f"{len(summary['pending'])} assignments wait for grading by hand (left unchanged): "
+                     + ", ".join(summary["pending"]))
     if summary["unmatched_assignments"]:
         lines.append("no Canvas column for: " + ", ".join(summary["unmatched_assignments"]))
     lines.append("Import it in Canvas: Grades > Import, choose the file, check the changes Canvas lists, Upload.")

@@ -97,8 +97,10 @@ def _redact(output, secrets):
 def failure_page(student, assignment, notebook, rows, note=None):
     """A small HTML feedback page for a notebook that could not be graded: why, and the cells' points (and
     ``note``, e.g. that it was graded without the sandbox)."""
-    reason = rows[0]["reason"] if rows else "it could not be graded"
-    cells = "".join(f"<tr><td>{html.escape(r['cell'])}</td><td>{r['points']:g} / {r['max_points']:g}</td>"
+    failed = [r for r in rows if r["points"] is not None and r["status"] != "failed"] or rows
+    reason = failed[0]["reason"] if failed else "it could not be graded"
+    cells = "".join(f"<tr><td>{html.escape(r['cell'])}</td><td>"
+                    + ("graded by hand" if r["points"] is None else f"{r['points']:g}") + f" / {r['max_points']:g}</td>"
                     f"<td>{html.escape(r['status'])}</td></tr>" for r in rows)
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(notebook)}</title></head><body>"
             f"<h1>{html.escape(assignment)} / {html.escape(notebook)}.ipynb ({html.escape(student)})</h1>"

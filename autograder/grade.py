@@ -4,7 +4,9 @@ DIR holds ``<student>/<assignment>/*.ipynb`` (and handed-in files such as ``lene
 becomes one sealed Task (``autograder.task``), graded on Dask (``autograder.cluster``): a LocalCluster of
 ``jobs`` workers by default, or an existing cluster. The output folder gets ``grades.csv`` (one row per student
 x assignment x graded cell), ``checks.csv`` (every check of the grader) and ``feedback/<student>/<assignment>/
-<notebook>.html``. A submission that cannot be graded still gets its rows, with a status and a reason.
+<notebook>.html``. A submission that cannot be graded still gets its rows, with a status and a reason. The
+output folder is also an nbgrader course folder (``gradebook.db``, ``autograded/``: ``autograder.gradebook``) that
+formgrader opens to grade by hand what the grader cannot (``autograder.manual``).
 
 Re-running on the same folder grades only the submissions whose files changed (``.graded.json`` in the output
 folder keeps a hash of each); ``force`` regrades all, ``students`` just those.
@@ -15,7 +17,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from . import guard, references
+from . import gradebook, guard, references
 from .cluster import Cluster
 from .course import HELPERS, REPO_ROOT, SOLUTIONS, assignments, graded_cells
 from .outcomes import FIELDS
@@ -86,6 +88,7 @@ def grade(submissions, out=None, jobs=1, settings=Settings(), scheduler=None, sc
         return force or state.get(task.key) != task.digest() or task.key not in previous
 
     todo = [t for t in tasks if needs_grading(t)]
+    carried = gradebook.prepare(out, todo, tasks)  # the nbgrader course folder knows the assignments to grade
     results, interrupted = {}, False
     if todo:
         with Cluster(jobs=jobs, scheduler=scheduler, scheduler_file=scheduler_file) as cluster:
@@ -97,6 +100,7 @@ def grade(submissions, out=None, jobs=1, settings=Settings(), scheduler=None, sc
         _write_feedback(out, result)
         previous[key] = result.rows
         state[key] = digests[key]
+    gradebook.record(out, results.values(), carried, todo)
     current = {t.key for t in tasks}
     rows = [row for t in tasks if t.key in previous for row in previous[t.key]]
     for key in set(state) - current:
@@ -141,7 +145,8 @@ def _read_rows(out):
     try:
         with open(out / "grades.csv", newline="") as f:
             for row in csv.DictReader(f):
-                row = dict(row, points=float(row["points"]), max_points=float(row["max_points"]), checks=[])
+                row = dict(row, points=gradebook.points(row["points"]), max_points=float(row["max_points"]),
+                           checks=[])
                 rows.setdefault(f"{row['student']}/{row['assignment']}", []).append(row)
         by_cell = {(r["student"], r["assignment"], r["cell"]): r for rs in rows.values() for r in rs}
         with open(out / "checks.csv", newline="") as f:
@@ -170,22 +175,29 @@ def _write_rows(out, rows):
 
 
 def summarize(rows):
-    """One line per student x assignment: points, max points, percent, and what went wrong if anything."""
+    """One line per student x assignment: points, max points, percent, what went wrong if anything, and the points
+    of the cells waiting to be graded by hand (not counted in points, max points and percent: those are of what is
+    graded so far)."""
     totals = {}
     for row in rows:
         key = (row["student"], row["assignment"])
-        points, max_points, problems = totals.get(key, (0.0, 0.0, set()))
-        if row["status"] not in ("passed", "partial", "failed"):
-            problems = problems | {row["status"]}
-        totals[key] = (points + float(row["points"]), max_points + float(row["max_points"]), problems)
+        points, max_points, problems, pending = totals.get(key, (0.0, 0.0, set(), 0.0))
+        if row["points"] is None:  # waits for grading by hand: not a problem, not 0
+            pending += float(row["max_points"])
+        else:
+            if row["status"] not in ("passed", "partial", "failed"):
+                problems = problems | {row["status"]}
+            points, max_points = points + float(row["points"]), max_points + float(row["max_points"])
+        totals[key] = (points, max_points, problems, pending)
     return [(student, assignment, points, max_points, 100.0 * points / max_points if max_points else 0.0,
-             ", ".join(sorted(problems)) or "ok")
-            for (student, assignment), (points, max_points, problems) in totals.items()]
+             ", ".join(sorted(problems)) or "ok", pending)
+            for (student, assignment), (points, max_points, problems, pending) in totals.items()]
 
 
 def format_table(summary):
-    header = ("student", "assignment", "points", "max", "percent", "status")
-    lines = [header] + [(s, a, f"{p:g}", f"{m:g}", f"{pc:.1f}%", st) for s, a, p, m, pc, st in summary]
+    header = ("student", "assignment", "points", "max", "percent", "status", "by hand")
+    lines = [header] + [(s, a, f"{p:g}", f"{m:g}", f"{pc:.1f}%", st, f"{hand:g} points pending" if hand else "")
+                        for s, a, p, m, pc, st, hand in summary]
     widths = [max(len(str(line[i])) for line in lines) for i in range(len(header))]
     text = ["  ".join(str(v).ljust(w) for v, w in zip(line, widths)).rstrip() for line in lines]
     text.insert(1, "  ".join("-" * w for w in widths))

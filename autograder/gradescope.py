@@ -13,7 +13,9 @@ settings ``gradescope.json`` and ``course/``: ``pyproject.toml``, ``autograder/`
    autograder/README.md),
 3. writes ``/autograder/results/results.json``: the total, and one test per graded cell (name, score, max_score,
    status, output = the cell's status, reason and the grader's ``[ok]``/``[FAIL]`` lines, visibility). Any line of
-   hidden-test source is redacted from what students see.
+   hidden-test source is redacted from what students see. Cells graded by hand (written answers) are no test
+   here: the output names them as not in the score; add them to the Gradescope outline as manually graded
+   questions.
 
 Paths come from the environment so a test can run it anywhere: ``AUTOGRADER_ROOT`` (default ``/autograder``;
 holds ``source/``, ``submission/``, ``results/``), ``AUTOGRADER_PYTHON`` (the interpreter run_autograder uses,
@@ -162,6 +164,13 @@ def results_from(out, settings, notes, secrets, started, sandboxed=True):
         ok = str(c["passed"]).strip() in ("1", "True", "true")
         lines.setdefault((c["notebook"], c["cell"]), []).append(
             f"[ok] {c['group']}" if ok else f"[FAIL] {c['group']}: {c['message']}")
+    from .course import manual_cells
+    by_hand = {(notebook, cell) for notebook, cells in manual_cells(settings["assignment"]).items()
+               for cell, _ in cells}
+    # cells graded by hand are no test of this autograder: add them to the Gradescope outline as manually graded
+    # questions; the output lists them so the student knows they are not in this score
+    manual = [row for row in grades if (row["notebook"], row["cell"]) in by_hand]
+    grades = [row for row in grades if (row["notebook"], row["cell"]) not in by_hand]
     tests = []
     for number, row in enumerate(grades, 1):
         score, max_score = float(row["points"] or 0), float(row["max_points"] or 0)
@@ -174,6 +183,11 @@ def results_from(out, settings, notes, secrets, started, sandboxed=True):
     total = sum(t["score"] for t in tests)
     maximum = sum(t["max_score"] for t in tests)
     summary = [f"{total:g} of {maximum:g} points from the grader's own checks on fresh random inputs."] + notes
+    if manual:
+        summary.append("Graded by hand, not in this score: " + "; ".join(
+            f"{row['cell']} ({row['notebook']}, {float(row['max_points']):g} points): "
+            + ("waits for your instructor" if row["status"] == "needs manual grading" else row["reason"])
+            for row in manual))
     return {"score": total, "execution_time": int(time.time() - started), "output": _redact("\n".join(summary), secrets),
             "visibility": settings["visibility"], "stdout_visibility": "hidden",
             "extra_data": {"sandboxed": sandboxed}, "tests": tests}

@@ -41,11 +41,13 @@ def _export(args):
     if args.format == "csv":
         dest = args.dest or os.path.join(args.out, "export-csv.csv")
         n = export_csv(args.out, dest)
-        print(f"{n} students -> {dest} (second row: the maximum points of each column)")
+        print(f"{n} students -> {dest} (second row: the maximum points of each column; the last column lists the "
+              "cells still waiting to be graded by hand)")
         return 0
     if not args.roster:
         raise ExportError("--format canvas needs --roster: the gradebook CSV exported from Canvas (Grades > Export)")
     dest = args.dest or os.path.join(args.out, "export-canvas.csv")
-    summary = export_canvas(args.out, args.roster, dest, args.assignment, args.column)
+    summary = export_canvas(args.out, args.roster, dest, args.assignment, args.column,
+                            include_pending=args.include_pending)
     print(canvas_summary(summary, dest))
     return 0

@@ -4,7 +4,9 @@ Statuses: ``passed`` (full points), ``partial``, ``failed`` (0 points, the tests
 while the notebook was at one of its sandbox limits: processes, memory, CPU time, disk), ``timeout`` (a cell ran
 past the limit), ``error`` (the notebook could not be run: dead kernel; or a check of the grader itself failed,
 reason ``grader error: ...``), ``ungradable`` (the file is not a notebook) and ``missing`` (no such file in the
-submission). The ``flags`` column carries what an instructor should look at although the score stands (code of
+submission). Cells graded by hand (nbgrader's "manually graded answer" and "manually graded task") get
+``needs manual grading`` with empty points: not 0, since the score is not known yet (``autograder.manual``); once
+a score is entered in formgrader the exports read it from the gradebook and call the row ``graded by hand``. The ``flags`` column carries what an instructor should look at although the score stands (code of
 the course pasted in).
 """
 import re
@@ -12,6 +14,8 @@ import re
 REASON_CHARS = 1000
 UNSANDBOXED = ("graded without the sandbox: the student's code ran with the grader's rights and could read or "
                "change anything the grader can")
+NEEDS_MANUAL = "needs manual grading"   # a written answer or task waiting for the instructor's score
+BY_HAND = "graded by hand"               # ... and once the instructor entered one (exports, report)
 FIELDS = ("student", "assignment", "notebook", "cell", "points", "max_points", "status", "reason", "flags")
 
 # what a notebook shows when it runs into a limit of autograder.sandbox.Limits: (text in an error, limit)

@@ -1,6 +1,7 @@
 """The class report after grading: ``python -m autograder report OUT``.
 
-Reads only the grader's output files, ``OUT/grades.csv`` and ``OUT/checks.csv`` (whatever engine wrote them), and
+Reads only the grader's output files, ``OUT/grades.csv`` and ``OUT/checks.csv`` (whatever engine wrote them; with
+the scores entered by hand in formgrader from ``OUT/gradebook.db`` when there is one), and
 writes one self-contained HTML page per assignment, ``OUT/report/<assignment>.html`` (CSS inline, plots drawn by
 matplotlib and embedded as base64 PNG, so it opens offline), with:
 
@@ -21,6 +22,8 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .outcomes import BY_HAND
 
 PROBLEM_STATUSES = ("timeout", "error", "limit", "ungradable", "missing")
 PROBLEM_LABELS = {"timeout": "timed out", "error": "error", "limit": "hit a sandbox limit",
@@ -48,6 +51,8 @@ class Cell:
     statuses: Counter = field(default_factory=Counter)
     failing_checks: Counter = field(default_factory=Counter)   # check name -> students
     mistakes: Counter = field(default_factory=Counter)         # message -> students
+    pending: int = 0     # students whose answer still waits to be graded by hand (not in points, not a failure)
+    hand_full: int = 0   # students given full points by hand
 
     @property
     def graded(self):
@@ -59,7 +64,7 @@ class Cell:
 
     @property
     def pass_rate(self):
-        return self.statuses["passed"] / self.graded if self.graded else 0.0
+        return (self.statuses["passed"] + self.hand_full) / self.graded if self.graded else 0.0
 
 
 @dataclass
@@ -100,7 +105,8 @@ class AssignmentReport:
 def build(out):
     """{assignment: AssignmentReport} from ``out/grades.csv`` and (if present) ``out/checks.csv``."""
     out = Path(out)
-    grades = read_csv(out / "grades.csv")
+    from .gradebook import final_rows
+    grades = final_rows(out)
     checks = read_csv(out / "checks.csv") if (out / "checks.csv").exists() else []
     reports = {}
     cells = defaultdict(dict)          # assignment -> {(notebook, cell): Cell}, in order of first appearance
@@ -111,12 +117,17 @@ def build(out):
     for row in grades:
         a, key = row["assignment"], (row["notebook"], row["cell"])
         cell = cells[a].setdefault(key, Cell(row["notebook"], row["cell"]))
-        points, max_points = float(row["points"] or 0), float(row["max_points"] or 0)
+        points, max_points = row["points"], float(row["max_points"] or 0)
         cell.max_points = max(cell.max_points, max_points)
-        cell.points.append(points)
         cell.statuses[row["status"]] += 1
-        totals[a][row["student"]] += points
         max_totals[a][row["student"]] += max_points
+        if points is None:   # waits to be graded by hand: counted apart, neither 0 nor a failure
+            cell.pending += 1
+            totals[a][row["student"]] += 0.0
+            continue
+        cell.points.append(points)
+        cell.hand_full += row["status"] == BY_HAND and points >= max_points
+        totals[a][row["student"]] += points
         if row["status"] in PROBLEM_STATUSES:
             pkey = (row["student"], row["notebook"], row["status"], row["reason"])
             problems[a].setdefault(pkey, Problem(*pkey, [])).cells.append(row["cell"])
@@ -255,14 +266,18 @@ def _cells_text(cells, in_notebook):
     return _e(f"{len(cells)}: {', '.join(cells)}")
 
 
-def render_html(report):
+def render_html(report, out="."):
     hist, bars = _plots(report)
+    pending = sum(c.pending for c in report.cells)
     n = len(report.totals)
     parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Class report: {_e(report.name)}</title>"
              f"<style>{CSS}</style></head><body><main>",
              f"<h1>Class report: {_e(report.name)}</h1>",
              f"<p class='sub'>{n} students, {len(report.cells)} graded cells, {report.max_total:g} points. "
-             f"Counted from grades.csv and checks.csv.</p>",
+             f"Counted from grades.csv and checks.csv"
+             + (", with the scores entered by hand in gradebook.db" if (Path(out) / "gradebook.db").is_file() else "")
+             + "." + (f" {pending} answers still wait to be graded by hand: they count in no total, mean or pass "
+                      "rate yet." if pending else "") + "</p>",
              "<div class='cards'>"
              f"<div class='card'><b>{report.mean_total:.1f}</b><span>mean points</span></div>"
              f"<div class='card'><b>{report.median_total:g}</b><span>median points</span></div>"
@@ -322,6 +337,8 @@ def text_report(report):
         if c.mistakes:
             text, n = c.mistakes.most_common(1)[0]
             line += f"  top mistake: {n} of {c.graded}: {text}"
+        if c.pending:
+            line += f"  {c.pending} to grade by hand"
         lines.append(line)
     if report.problems:
         counts = Counter(p.status for p in report.problems)
@@ -338,6 +355,6 @@ def write_reports(out, dest=None):
     written = {}
     for name, report in reports.items():
         path = dest / f"{name}.html"
-        path.write_text(render_html(report), encoding="utf-8")
+        path.write_text(render_html(report, out), encoding="utf-8")
         written[name] = (path, report)
     return written

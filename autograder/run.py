@@ -25,16 +25,20 @@ from nbgrader.apps import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
 
 from . import references
-from .course import HELPERS, REPO_ROOT, SOLUTIONS, demo_cells, graded_cells, nbgrader_config
+from .course import (HELPERS, REPO_ROOT, SOLUTIONS, cell_order, demo_cells, graded_cells, manual_cells,
+                     nbgrader_config)
 from .feedback import failure_page, scrub_notebook
 from .feedback_page import feedback_exporter
 from .guard import course_fingerprints, pasted, prepare_helpers
+from .manual import handed_in, in_order, manual_rows
 from .outcomes import FIELDS, UNSANDBOXED, cell_outcome, error_rows, limits_reached, notebook_failure, short
 from .release import generate_assignment
 from .task import Result, course_version, grade_id
 from .trusted import judge_cell, read_results, write_inputs
 
 GRADER_HEADER = "The grader's checks, on new inputs (these decide the points):\n"
+MANUAL_NOTE = ("*Graded by hand: your instructor reads this answer and enters its points; the score this page "
+               "shows for it is not final until then.*")
 
 
 class CourseMismatch(RuntimeError):
@@ -135,7 +139,9 @@ def failed_result(task, status, reason):
 def _failed(task, status, reason):
     rows = [row for notebook, cells in graded_cells(task.assignment).items()
             for row in error_rows(task.student, task.assignment, notebook, cells, status, reason)]
-    return Result(task.student, task.assignment, rows, failure_pages(task, rows, {}))
+    # cells graded by hand do not depend on the code having run: their answers wait for the instructor
+    rows = in_order(rows + manual_rows(task), cell_order(task.assignment))
+    return Result(task.student, task.assignment, rows, failure_pages(task, rows, {}), autograded=handed_in(task))
 
 
 def failure_pages(task, rows, pages):
@@ -216,7 +222,9 @@ def _grade(task, space, scratch):
             warnings.append(f"no feedback for {task.key}: {exc}")
     for notebook, (status, reason) in problems.items():
         rows += error_rows(student, assignment, notebook, cells[notebook], status, reason)
-    return Result(student, assignment, rows, failure_pages(task, rows, pages), warnings)
+    rows = in_order(rows + manual_rows(task), cell_order(assignment))
+    autograded = _autograded(course, task) if len(problems) < len(cells) else handed_in(task)
+    return Result(student, assignment, rows, failure_pages(task, rows, pages), warnings, autograded)
 
 
 def _judge(course, task, cells, problems, result, cases, prints, warnings):
@@ -278,6 +286,7 @@ def _feedback(course, task):
     pages = {}
     for path in notebooks:
         nb = scrub_notebook(nbformat.read(path, as_version=4), source_cells)
+        _note_manual(nb, assignment, path.stem)
         if not task.settings.sandbox:
             nb.cells.insert(0, nbformat.v4.new_markdown_cell(f"**Note:** {UNSANDBOXED} (`--no-sandbox`)."))
         resources = {"metadata": {"name": path.stem}, "unique_key": path.stem,
@@ -285,6 +294,28 @@ def _feedback(course, task):
                                   "db_url": f"sqlite:///{course / 'gradebook.db'}"}}
         pages[path.stem] = feedback_exporter().from_notebook_node(nb, resources)[0]
     return pages
+
+
+def _note_manual(nb, assignment, notebook):
+    """Puts a note under each cell graded by hand: the feedback page shows it 0 points until the instructor's
+    score is in (the score in the output folder's gradebook.db, which this page does not read)."""
+    manual = {cell for cell, _ in manual_cells(assignment).get(notebook, [])}
+    for index in reversed([i for i, c in enumerate(nb.cells) if grade_id(c) in manual]):
+        nb.cells.insert(index + 1, nbformat.v4.new_markdown_cell(MANUAL_NOTE))
+
+
+def _autograded(course, task):
+    """{notebook: bytes} for the output folder's ``autograded/`` (formgrader shows them): each notebook as graded,
+    with the grader's check lines in the test cells' output and hidden tests taken out as in the feedback; a
+    notebook that did not run as handed in."""
+    notebooks = handed_in(task)
+    source_cells = None
+    for path in sorted((course / "autograded" / task.student / task.assignment).glob("*.ipynb")):
+        if path.stem in notebooks:
+            source_cells = _source_cells(course, task.assignment) if source_cells is None else source_cells
+            notebooks[path.stem] = nbformat.writes(scrub_notebook(nbformat.read(path, as_version=4),
+                                                                  source_cells)).encode()
+    return notebooks
 
 
 def _write_notebook(nb, path):

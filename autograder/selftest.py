@@ -9,7 +9,9 @@ from .task import Settings
 
 
 def selftest(jobs=1, settings=Settings(), progress=True):
-    """Grades the solutions (as student "solutions") and the blank release (as student "release").
+    """Grades the solutions (as student "solutions") and the blank release (as student "release"). Cells graded
+    by hand are left out of the verdict: the solutions' answers wait for grading (listed as pending), the release's
+    are unanswered and score 0.
 
     Returns (ok, summary) where summary is ``autograder.grade.summarize`` of the rows.
     """
@@ -28,5 +30,5 @@ def selftest(jobs=1, settings=Settings(), progress=True):
     summary = summarize(rows)
     ok = bool(summary) and all(
         (percent == 100.0 if student == "solutions" else points == 0.0) and status == "ok"
-        for student, _, points, _, percent, status in summary)
+        for student, _, points, _, percent, status, _pending in summary)
     return ok, summary

@@ -58,6 +58,9 @@ class Result:
     rows: list
     feedback: dict = field(default_factory=dict)  # notebook name -> HTML
     warnings: list = field(default_factory=list)
+    # notebook name -> bytes of the notebook as graded (hidden tests taken out), for the output folder's
+    # autograded/ that formgrader reads (autograder.gradebook)
+    autograded: dict = field(default_factory=dict)
 
 
 def read_task(student, assignment, folder, notebooks, settings, course_version):

@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from autograder.course import HELPERS, NOTEBOOKS, REPO_ROOT, SOLUTIONS, assignments  # noqa: E402
+from autograder.course import HELPERS, NOTEBOOKS, REPO_ROOT, SOLUTIONS, assignments, manual_cells  # noqa: E402
 from autograder.grade import grade  # noqa: E402
 from autograder.sandbox import SandboxError, check_available  # noqa: E402
 from autograder.task import Settings  # noqa: E402
@@ -362,3 +362,14 @@ def add_fault_submissions(subs):
 
 def rows_of(rows, student, assignment=None):
     return [r for r in rows if r["student"] == student and (assignment is None or r["assignment"] == assignment)]
+
+
+def by_hand(row):
+    """Whether ``row`` is of a cell graded by hand (a written answer): never "passed" from the grader; a submission
+    filled from the solutions has the model answer there, so its row says "needs manual grading"."""
+    return row["cell"] in {cell for cells in manual_cells(row["assignment"]).values() for cell, _ in cells}
+
+
+def auto_rows_of(rows, student, assignment=None):
+    """The rows of the cells the grader scores (``rows_of`` without the cells graded by hand)."""
+    return [r for r in rows_of(rows, student, assignment) if not by_hand(r)]

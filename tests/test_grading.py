@@ -7,12 +7,17 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from nbgrader.apps import NbGraderAPI
+from nbgrader.coursedir import CourseDirectory
+from traitlets.config import Config
+
 from autograder import references
 from autograder.course import NOTEBOOKS, SOLUTIONS, assignments
 from autograder.feedback import secret_lines
 from autograder.grade import grade
 from autograder.task import Settings
-from conftest import CHEATS, FAULT_ASSIGNMENT, load_mistakes, mistake_student, notebooks_of, rows_of
+from conftest import (CHEATS, FAULT_ASSIGNMENT, auto_rows_of, by_hand, load_mistakes, mistake_student, notebooks_of,
+                      rows_of)
 from studentwork import fill_release, solution_lines, write_submission
 
 
@@ -47,20 +52,34 @@ def test_checks_csv_has_every_check_of_every_graded_cell(graded):
     solved = [c for c in checks if c["student"] == "solutions"]
     assert solved and all(c["passed"] == "1" for c in solved)
     mistakes = {(c["student"], c["cell"]) for c in checks if c["passed"] == "0"}
-    assert {(r["student"], r["cell"]) for r in rows if r["status"] in ("partial", "failed")} <= mistakes
+    assert {(r["student"], r["cell"]) for r in rows
+            if r["status"] in ("partial", "failed") and not by_hand(r)} <= mistakes   # written answers: no checks
 
 
 @pytest.mark.parametrize("assignment", assignments())
 def test_solutions_score_full_marks(graded, assignment):
-    rows = rows_of(graded[0], "solutions", assignment)
+    rows = auto_rows_of(graded[0], "solutions", assignment)
     assert rows and all(r["status"] == "passed" and r["points"] == r["max_points"] for r in rows), rows
+    # the written answers (the model answers here) wait for a person: no points yet, not 0
+    written = [r for r in rows_of(graded[0], "solutions", assignment) if by_hand(r)]
+    assert all(r["status"] == "needs manual grading" and r["points"] is None for r in written), written
 
 
 @pytest.mark.parametrize("assignment", assignments())
 def test_blank_release_scores_zero_without_errors(graded, assignment):
     rows = rows_of(graded[0], "release", assignment)
     assert rows and all(r["points"] == 0 and r["status"] == "failed" for r in rows), rows
-    assert all("not implemented yet" in r["reason"] for r in rows), [r["reason"] for r in rows]
+    assert all("not implemented yet" in r["reason"] for r in rows if not by_hand(r)), [r["reason"] for r in rows]
+    assert all("no answer" in r["reason"] for r in rows if by_hand(r)), [r["reason"] for r in rows]
+
+
+def test_written_answers_are_in_01_04_and_05_and_wait_for_grading_by_hand(graded):
+    rows = graded[0]
+    for name in ("01_conv_arithmetic", "04_resnets", "05_training"):
+        assert [r for r in rows_of(rows, "solutions", name) if by_hand(r)], name
+    # a notebook whose code could not finish still has its written answer to grade
+    looped = [r for r in rows_of(rows, "fault_loop") if by_hand(r)]
+    assert looped and all(r["status"] == "needs manual grading" for r in looped), looped
 
 
 @pytest.mark.parametrize("assignment, mistake", [(a, m) for _, a, _, m in load_mistakes()],
@@ -88,19 +107,44 @@ def test_feedback_and_grades_never_show_hidden_tests_references_or_solutions(gra
     assert secrets
     pages = list((out / "feedback").rglob("*.html"))
     assert len(pages) == sum(1 for s in subs.iterdir() for a in s.iterdir())  # every submission has feedback
-    for page in pages + [out / "grades.csv"]:
+    autograded = list((out / "autograded").rglob("*.ipynb"))   # what formgrader shows (and its feedback uses)
+    assert autograded
+    for page in pages + autograded + [out / "grades.csv"]:
         text = html.unescape(page.read_text())
         assert "BEGIN HIDDEN TESTS" not in text, page
-        if "/feedback/solutions/" not in str(page):  # the solutions' own cells hold their markers
+        if "/solutions/" not in str(page.relative_to(out)):  # the solutions' own cells hold their markers
             assert "BEGIN SOLUTION" not in text, page
-        leaked = [s for s in secrets if s in text]
+        own = ""   # a notebook in autograded/ holds the student's own code: lines they handed in are no leak
+        if page in autograded:   # (a reference line can be the very line a right answer has)
+            _, student, assignment, _ = page.relative_to(out).parts
+            handed = subs / student / assignment / page.name
+            own = html.unescape(handed.read_text(errors="replace")) if handed.is_file() else ""
+        leaked = [s for s in secrets if s in text and s not in own]
         assert not leaked, f"{page} shows hidden test or reference lines: {leaked[:3]}"
     # No solution line reaches the feedback of a student who did not write it (the blank release).
     for name in assignments():
-        text = feedback_text(out, "release", name)
+        text = feedback_text(out, "release", name) + "".join(
+            p.read_text() for p in (out / "autograded" / "release" / name).glob("*.ipynb"))
         for path in (SOLUTIONS / name).glob("*.ipynb"):
             answers = solution_lines(nbformat.read(path, as_version=4))
             assert answers and not [line for line in answers if line in text]
+
+
+def test_the_output_is_an_nbgrader_course_folder_with_the_scores_of_grades_csv(graded):
+    rows, subs, out, _ = graded
+    config = Config()
+    config.CourseDirectory.root = str(out)
+    api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+    totals = {}
+    for r in rows:
+        key = (r["student"], r["assignment"])
+        totals[key] = totals.get(key, 0.0) + (r["points"] or 0.0)
+    for name in assignments():
+        submissions = {s["student"]: s for s in api.get_submissions(name)}
+        assert set(submissions) == {s for s, a in totals if a == name}   # one per student and assignment
+        for student, submission in submissions.items():
+            assert submission["score"] == pytest.approx(totals[(student, name)]), (student, name)
+            assert (out / "autograded" / student / name).is_dir()
 
 
 def test_feedback_shows_the_graders_checks(graded):
@@ -112,27 +156,27 @@ def test_feedback_shows_the_graders_checks(graded):
 @pytest.mark.parametrize("cheat", sorted(CHEATS) + ["cheat_stub_answers"])
 def test_cheats_score_nothing(graded, cheat):
     rows = rows_of(graded[0], cheat)
-    assert rows and sum(r["points"] for r in rows) == 0, [(r["cell"], r["points"], r["reason"]) for r in rows]
+    assert rows and sum(r["points"] or 0 for r in rows) == 0, [(r["cell"], r["points"], r["reason"]) for r in rows]
     assert all(r["reason"] for r in rows)
 
 
 @pytest.mark.parametrize("cheat", ["cheat_patch_toolkit", "cheat_input_transformer"])
 def test_when_the_notebook_claims_points_the_grader_says_it_disagrees(graded, cheat):
-    rows = rows_of(graded[0], cheat)
+    rows = auto_rows_of(graded[0], cheat)
     assert all("the notebook's own tests gave" in r["reason"] and "the grader's checks give 0" in r["reason"]
                for r in rows), [r["reason"] for r in rows]
 
 
 def test_kernel_cannot_read_the_graders_files(graded):
     rows, _, out, _ = graded
-    assert all(r["status"] == "passed" for r in rows_of(rows, "fault_snoop"))
+    assert all(r["status"] == "passed" for r in auto_rows_of(rows, "fault_snoop"))
     text = feedback_text(out, "fault_snoop", FAULT_ASSIGNMENT)
     assert "LEAKED:" not in text, [line for line in text.splitlines() if "LEAKED:" in line]
 
 
 @pytest.mark.parametrize("student", ["fault_noisy", "fault_huge_output", "fault_sleep_in_fork"])
 def test_honest_work_with_noise_keeps_full_marks(graded, student):
-    rows = rows_of(graded[0], student)
+    rows = auto_rows_of(graded[0], student)
     assert rows and all(r["status"] == "passed" for r in rows), [(r["cell"], r["reason"]) for r in rows]
 
 
@@ -143,7 +187,7 @@ def test_huge_output_is_cut_in_the_feedback(graded):
 
 @pytest.mark.parametrize("student", ["fault_memory", "fault_sleep"])
 def test_a_hog_or_a_sleep_fails_only_its_own_cell(graded, student):
-    rows = rows_of(graded[0], student)
+    rows = auto_rows_of(graded[0], student)
     assert all(r["status"] in ("passed", "partial", "failed", "limit") for r in rows), rows
     assert rows[0]["points"] == 0 and "not defined" in rows[0]["reason"]
     if student == "fault_memory":
@@ -160,27 +204,30 @@ def test_corrupt_notebook_gets_rows_a_reason_and_a_feedback_page(graded):
 
 
 def test_dead_kernel_gets_rows_with_a_reason(graded):
-    rows = rows_of(graded[0], "fault_exit")
+    rows = auto_rows_of(graded[0], "fault_exit")
     assert rows and all(r["status"] == "error" and r["points"] == 0 for r in rows)
     assert "the kernel died" in rows[0]["reason"], rows[0]["reason"]
 
 
 def test_loop_that_ignores_interrupts_times_out(graded):
-    rows = rows_of(graded[0], "fault_loop")
+    rows = auto_rows_of(graded[0], "fault_loop")
     assert rows and all(r["status"] == "timeout" and r["points"] == 0 for r in rows), rows
     assert "ignored the interrupt" in rows[0]["reason"]
 
 
 def test_deleted_test_cells_are_restored_and_run(graded):
-    rows = rows_of(graded[0], "fault_deleted_tests")
+    rows = auto_rows_of(graded[0], "fault_deleted_tests")
     assert rows and all(r["status"] == "passed" for r in rows), rows
+    # the written answer was a graded cell too, deleted with the tests: nothing to grade
+    written = [r for r in rows_of(graded[0], "fault_deleted_tests") if by_hand(r)]
+    assert written and all(r["points"] == 0 and "no answer" in r["reason"] for r in written), written
 
 
 def test_stripped_metadata_is_graded_on_what_the_functions_return(graded):
     # The restored test cells go to the top (their place is unknown) and run before the functions exist, so the
     # notebook's own tests give 0; the stripped copies further down record what the functions return, and the
     # grader's checks judge that: stripping metadata neither gains nor loses points.
-    rows = rows_of(graded[0], "fault_stripped_metadata")
+    rows = auto_rows_of(graded[0], "fault_stripped_metadata")
     assert rows and all(r["status"] == "passed" for r in rows), rows
     assert all("the notebook's own tests gave 0" in r["reason"] for r in rows)
 
@@ -191,6 +238,7 @@ def test_a_submission_past_its_time_is_killed_and_still_gets_rows_and_feedback(t
                      {notebook: fill_release(release, SOLUTIONS / FAULT_ASSIGNMENT / release.name)})
     rows = grade(tmp_path / "subs", out=tmp_path / "out", jobs=1, settings=Settings(submission_timeout=3),
                  progress=False)
-    assert rows and all(r["status"] == "timeout" and "3 s" in r["reason"] for r in rows)
+    assert rows and all(r["status"] == "timeout" and "3 s" in r["reason"] for r in rows if not by_hand(r))
+    assert all(r["status"] == "needs manual grading" for r in rows if by_hand(r))   # its answer is still there
     page = (tmp_path / "out" / "feedback" / "slow" / FAULT_ASSIGNMENT / f"{notebook}.html").read_text()
     assert "could not be graded" in page

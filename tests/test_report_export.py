@@ -84,8 +84,8 @@ def test_csv_export(graded, tmp_path):
     dest = tmp_path / "class.csv"
     assert main(["export", str(out), "--format", "csv", "--out", str(dest)]) == 0
     rows = list(csv.reader(open(dest)))
-    assert rows[0] == ["student", "01_conv_arithmetic", "03_pooling", "total"]
-    assert rows[1] == ["max points", "12", "10", "22"]
+    assert rows[0] == ["student", "01_conv_arithmetic", "03_pooling", "total", "pending"]
+    assert rows[1] == ["max points", "12", "10", "22", ""]
     students = [r[0] for r in rows[2:]]
     assert students == sorted({g["student"] for g in grades})
     for row in rows[2:]:
