@@ -28,6 +28,7 @@ from . import sandbox
 MAX_RESULT_BYTES = 64 * 2**20
 LIMIT_MARK = "sandbox limit:"
 SOCKET_NAMES = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
+RESCAN = 10  # polls (0.02 s apart) between two lookups of the sandbox's processes
 
 
 class SandboxKernelManager(AsyncKernelManager):
@@ -87,15 +88,20 @@ class SandboxKernelManager(AsyncKernelManager):
             self.counter.remove()
 
     async def _wait_for_sockets(self):
-        """The host pid of a process inside the sandbox once all the kernel's sockets exist there."""
+        """The host pid of a process inside the sandbox once all the kernel's sockets exist there (the processes
+        are looked up every RESCAN polls: a lookup reads all of /proc)."""
         launched = self.provisioner.process
         names = [f"kernel-{getattr(self, name)}" for name in SOCKET_NAMES]
         deadline = time.monotonic() + 120
+        polls, inside = 0, []
         while time.monotonic() < deadline:
             if launched.poll() is not None:
                 raise RuntimeError(f"the sandboxed kernel exited at start (status {launched.returncode}); "
                                    "see the grader's log")
-            for pid in reversed(_descendants(launched.pid)):
+            if polls % RESCAN == 0:
+                inside = list(reversed(_descendants(launched.pid)))
+            polls += 1
+            for pid in inside:
                 folder = f"/proc/{pid}/root{sandbox.SOCKET_DIR}"
                 try:
                     if all(name in os.listdir(folder) for name in names):

@@ -1,7 +1,7 @@
 """Where one submission's grading time goes, per assignment: the phases of ``autograder.run.run_task`` as a Dask
 worker runs it (sealed kernel, one BLAS thread), for a perfect submission of each assignment.
 
-    python bench/grading_phases.py [--repeat 5]
+    python bench/grading_phases.py [--repeat 5] [--no-sandbox]
 
 Phases, in seconds (medians over ``--repeat`` submissions; the first submission of each assignment in a process
 is left out of the medians, since the worker's one-time work happens then):
@@ -15,7 +15,7 @@ is left out of the medians, since the worker's one-time work happens then):
 - ``feedback``: the HTML feedback pages (``run._feedback``);
 - ``total``: the whole task.
 
-Prints a table and writes bench/results/grading_phases.json.
+Prints a table and writes bench/results/grading_phases.json (grading_phases_no_sandbox.json).
 """
 import argparse
 import collections
@@ -35,7 +35,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from autograder import references, run  # noqa: E402
 from autograder.course import NOTEBOOKS, SOLUTIONS, assignments  # noqa: E402
-from autograder.kernel import SandboxedExecute  # noqa: E402
+from autograder.kernel import GradingExecute  # noqa: E402
 from autograder.task import Settings, course_version, read_task  # noqa: E402
 from nbgrader.apps import NbGraderAPI  # noqa: E402
 from studentwork import fill_release, write_submission  # noqa: E402
@@ -60,36 +60,36 @@ def timed(owner, name, phase):
 
 def instrument():
     timed(references, "cases_for", "cases")
-    timed(SandboxedExecute, "start_new_kernel", "kernel_start")  # nbclient's setup_kernel calls these three
-    timed(SandboxedExecute, "start_new_kernel_client", "kernel_start")
-    timed(SandboxedExecute, "_cleanup_kernel", "kernel_stop")
-    timed(SandboxedExecute, "preprocess_cell", "cells")
+    timed(GradingExecute, "start_new_kernel", "kernel_start")  # nbclient's setup_kernel calls these three
+    timed(GradingExecute, "start_new_kernel_client", "kernel_start")
+    timed(GradingExecute, "_cleanup_kernel", "kernel_stop")
+    timed(GradingExecute, "preprocess_cell", "cells")  # the sealed kernels' SandboxedExecute calls it too
     timed(NbGraderAPI, "autograde", "autograde")
     timed(run, "_judge", "judge")
     timed(run, "_feedback", "feedback")
     timed(run, "run_task", "total")
 
 
-def perfect_task(folder, assignment, version):
+def perfect_task(folder, assignment, version, settings=Settings()):
     notebooks = {p.stem: fill_release(p, SOLUTIONS / assignment / p.name)
                  for p in sorted((NOTEBOOKS / assignment).glob("*.ipynb"))}
     write_submission(folder, "student", assignment, notebooks)
     for checkpoint in (SOLUTIONS / assignment).glob("*.npz"):
         (folder / "student" / assignment / checkpoint.name).write_bytes(checkpoint.read_bytes())
-    return read_task("student", assignment, folder / "student" / assignment, list(notebooks), Settings(),
-                     version)
+    return read_task("student", assignment, folder / "student" / assignment, list(notebooks), settings, version)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--no-sandbox", action="store_true", help="kernels not sealed (to see what the sandbox costs)")
     args = parser.parse_args()
     instrument()
     version = course_version(ROOT)
     table = {}
     with tempfile.TemporaryDirectory(prefix="bench-phases-") as tmp:
         for assignment in assignments():
-            task = perfect_task(Path(tmp), assignment, version)
+            task = perfect_task(Path(tmp), assignment, version, Settings(sandbox=not args.no_sandbox))
             start = time.perf_counter()
             template = run.build_template(assignment, version)
             runs = {"template": [time.perf_counter() - start]}
@@ -111,10 +111,12 @@ def main():
     mean_total = statistics.mean(row["total"] for row in table.values())
     print(f"mean task {mean_total:.2f} s: {60 / mean_total:.1f} notebooks a minute per worker process")
     result = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-              "load_average_at_end": os.getloadavg(), "repeat": args.repeat, "seconds_median": table}
+              "load_average_at_end": os.getloadavg(), "repeat": args.repeat, "sandbox": not args.no_sandbox,
+              "seconds_median": table}
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
-    (out / "grading_phases.json").write_text(json.dumps(result, indent=2) + "\n")
+    name = "grading_phases_no_sandbox.json" if args.no_sandbox else "grading_phases.json"
+    (out / name).write_text(json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":
