@@ -19,6 +19,7 @@ of every notebook of the course.
 import ast
 import contextlib
 import io
+import linecache
 import os
 import random
 import sys
@@ -98,8 +99,10 @@ def _run_cells(cells, namespace, folder):
         os.chdir(folder)
         for cell in cells:
             with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                filename = f"<cell {cell.grade_id}>"  # a cell's name for helpers.dataout.raising_line
+                linecache.cache[filename] = (len(cell.source), None, cell.source.splitlines(True), filename)
                 try:
-                    exec(compile(cell.source, f"<cell {cell.grade_id}>", "exec"), namespace)
+                    exec(compile(cell.source, filename, "exec"), namespace)
                 except Exception:  # noqa: BLE001 - a broken answer is graded, not fatal
                     pass
     finally:

@@ -2,6 +2,7 @@
 import ast
 import base64
 import json
+import linecache
 import pickle
 import random
 
@@ -11,7 +12,7 @@ import pytest
 
 from autograder import references
 from autograder.course import SOLUTIONS, assignments
-from autograder.references._common import Case, expect, expect_raises
+from autograder.references._common import Case, expect, expect_raises, problem
 from autograder.guard import DELEGATED, SWITCHED_OFF
 from autograder.outcomes import cell_outcome
 from autograder.trusted import NO_RESULTS, judge_cell, read_results, write_inputs
@@ -167,3 +168,24 @@ def test_kernel_side_records_what_the_functions_return(tmp_path, monkeypatch):
     assert results[0][0] == 6 and np.array_equal(results[0][1], np.arange(2))
     assert isinstance(results[1], Raised) and results[1].name == "TypeError"
     assert isinstance(results[2], Raised) and results[2].name == "NameError"
+
+
+def test_an_exception_carries_the_line_of_the_notebook_cell_that_raised_it():
+    source = "def f(x):\n    y = x + 1\n    return y['key']\n"
+    linecache.cache["<cell answer>"] = (len(source), None, source.splitlines(True), "<cell answer>")
+    namespace = {}
+    exec(compile(source, "<cell answer>", "exec"), namespace)
+    try:
+        namespace["f"](1)
+    except TypeError as exc:
+        raised = decode(encode(exc))
+    assert raised.name == "TypeError" and raised.line == "return y['key']"
+    assert "(line: `return y['key']`)" in problem(raised)
+    assert decode(encode(ValueError("outside a cell"))).line == ""
+
+
+def test_only_an_exception_may_carry_a_third_key():
+    with pytest.raises(ValueError):
+        decode({"__tuple__": [], "message": "", "line": ""})
+    with pytest.raises(ValueError):
+        decode({"__raised__": "E", "message": "", "other": ""})

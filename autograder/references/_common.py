@@ -20,14 +20,23 @@ class Case:
 
 
 def problem(got):
-    """The message for a result that is no answer at all (an exception or an unsupported object), else None."""
+    """The message for a result that is no answer at all (an exception or an unsupported object), else None. An
+    exception is reported as it is, with the line of the notebook that raised it: no guess at its cause."""
     if isinstance(got, Raised):
         if got.name == "NotImplementedError":
             return "not implemented yet"
-        return f"your code raised {got.name}" + (f": {got.message}" if got.message else "")
+        return (f"your code raised {got.name}" + (f": {got.message}" if got.message else "")
+                + (f" (line: `{got.line}`)" if getattr(got, "line", "") else ""))
     if isinstance(got, Unsupported):
         return f"your code returned a {got.type_name}, not plain numbers, tuples, lists, dicts or arrays"
     return None
+
+
+def shape_error(got):
+    """True if ``got`` is an exception that shows a mismatch of shapes (a failed broadcast, an index past an
+    axis): only then may a judge add the shape mistake it suspects to the exception's own message."""
+    return (isinstance(got, Raised) and (got.name == "IndexError" or (got.name == "ValueError" and any(
+        word in got.message for word in ("broadcast", "shape", "size")))))
 
 
 def expect(expected, mistakes=None, hint="wrong answer"):
@@ -70,13 +79,14 @@ def close(got, expected):
 
 def expect_array(expected, mistakes=(), hint="wrong values", shape_hints=(), on_raise=None):
     """A judge for an array result: ``mistakes`` are (wrong array, message) pairs (pairs equal to ``expected``
-    are dropped), ``shape_hints`` (wrong shape, message) pairs; ``on_raise`` is added to an exception's message."""
+    are dropped), ``shape_hints`` (wrong shape, message) pairs; ``on_raise`` is added to the message of an
+    exception that shows a shape mismatch (``shape_error``)."""
     mistakes = [(wrong, text) for wrong, text in mistakes if not close(wrong, expected)]
 
     def judge(got):
         trouble = problem(got)
         if trouble:
-            return trouble + (f" ({on_raise})" if on_raise and trouble != "not implemented yet" else "")
+            return trouble + (f" ({on_raise})" if on_raise and shape_error(got) else "")
         if not isinstance(got, np.ndarray) or got.dtype.kind not in "biuf":
             return f"return a NumPy array of numbers, not a {type(got).__name__}"
         if got.shape != expected.shape:
