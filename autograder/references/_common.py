@@ -32,13 +32,14 @@ def problem(got):
     return None
 
 
-def parts(group, call, args, kwargs, judges, what):
+def parts(group, call, args, kwargs, judges, what, if_none=None):
     """One Case per element of a returned tuple, each in its own group (``"<group> [<name>]"``), so that a wrong
     element loses only its own share with its own message (a right dx and dw and a wrong db lose db's share).
 
     Args:
         judges: [(name, judge)], one per element of the tuple, in order.
         what: the message for a result that is not a tuple or list of that length.
+        if_none: the message for an element that is None (default: "<name> is None: return it").
     """
     def part(index, name, judge):
         def judge_part(got):
@@ -48,7 +49,7 @@ def parts(group, call, args, kwargs, judges, what):
             if not isinstance(got, (tuple, list)) or len(got) != len(judges):
                 return what
             if got[index] is None:
-                return f"{name} is None: return it"
+                return if_none or f"{name} is None: return it"
             return judge(got[index])
         return judge_part
     return [Case(f"{group} [{name}]", call, args, dict(kwargs), part(i, name, judge))
