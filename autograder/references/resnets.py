@@ -892,14 +892,16 @@ MISSING_PROJECTION = ("projection shortcut missing: when the output shape differ
                       "another number of channels, even at stride 1) count the 1x1 conv with BN")
 EXTRA_PROJECTION = "the shapes match: the shortcut is the identity, it has no parameters"
 BOTTLENECK_STRIDE = "the bottleneck's stride is on its 3x3 conv (torchvision), not on the first 1x1"
+EXPANSION_FIXED = "read expansion from the arguments: the last 1x1 conv has expansion * width filters (4 by default)"
 
 
-def _block_count_ref(kind, in_shape, width, stride, bias=False, projection="auto", stride_first=False):
+def _block_count_ref(kind, in_shape, width, stride, bias=False, projection="auto", stride_first=False,
+                     expansion=4):
     if kind == "basic":
         convs = [(width, 3, stride, 1), (width, 3, 1, 1)]
     else:
         convs = [(width, 1, stride if stride_first else 1, 0), (width, 3, 1 if stride_first else stride, 1),
-                 (4 * width, 1, 1, 0)]
+                 (expansion * width, 1, 1, 0)]
     shape, params, macs = in_shape, 0, 0
     for f, k, s, p in convs:
         shape, pp, mm = _conv_ref(shape, f, k, s, p, bias, True)
@@ -910,15 +912,19 @@ def _block_count_ref(kind, in_shape, width, stride, bias=False, projection="auto
     return shape, params, macs
 
 
-def _block_count_case(group, kind, in_shape, width, stride):
-    exact = _block_count_ref(kind, in_shape, width, stride)
-    mistakes = {_block_count_ref(kind, in_shape, width, stride, bias=True): BLOCK_BIAS,
-                _block_count_ref(kind, in_shape, width, stride, projection=False): MISSING_PROJECTION,
-                _block_count_ref(kind, in_shape, width, stride, projection=True): EXTRA_PROJECTION}
+def _block_count_case(group, kind, in_shape, width, stride, expansion=4):
+    e = {"expansion": expansion} if kind == "bottleneck" else {}
+    exact = _block_count_ref(kind, in_shape, width, stride, **e)
+    mistakes = {_block_count_ref(kind, in_shape, width, stride, bias=True, **e): BLOCK_BIAS,
+                _block_count_ref(kind, in_shape, width, stride, projection=False, **e): MISSING_PROJECTION,
+                _block_count_ref(kind, in_shape, width, stride, projection=True, **e): EXTRA_PROJECTION}
     if kind == "bottleneck":
-        mistakes[_block_count_ref(kind, in_shape, width, stride, stride_first=True)] = BOTTLENECK_STRIDE
+        mistakes[_block_count_ref(kind, in_shape, width, stride, stride_first=True, **e)] = BOTTLENECK_STRIDE
+        if expansion != 4:
+            mistakes[_block_count_ref(kind, in_shape, width, stride)] = EXPANSION_FIXED
     call = "basic_block_counts" if kind == "basic" else "bottleneck_counts"
-    return Case(group, call, (tuple(in_shape), width), {"stride": stride},
+    kwargs = {"stride": stride, **({"expansion": expansion} if expansion != 4 else {})}
+    return Case(group, call, (tuple(in_shape), width), kwargs,
                 judge=_expect_counts(exact, mistakes,
                              "wrong counts: add up the convs (bias=False, bn=True) and the shortcut"))
 
@@ -927,6 +933,7 @@ def _block_count_cases(rng):
     known = "the ResNets' blocks: ResNet-18 conv2_x and conv3_1, ResNet-50 conv2_1, conv2_2 and conv4_1"
     basic_group = "6 random basic blocks (identity and projection shortcuts)"
     bottleneck_group = "6 random bottleneck blocks (identity, stride 2, and channel changes at stride 1)"
+    expansion_group = "4 random bottleneck blocks with expansion 1, 2 or 6 (the identity when C = expansion * width)"
     cases = [_block_count_case(known, "basic", (64, 56, 56), 64, 1),
              _block_count_case(known, "basic", (64, 56, 56), 128, 2),
              _block_count_case(known, "bottleneck", (64, 56, 56), 64, 1),
@@ -941,6 +948,11 @@ def _block_count_cases(rng):
         c = 4 * width if k % 3 == 0 else (width if k % 3 == 1 else 2 * width)
         stride = 2 if k % 3 == 2 else 1
         cases.append(_block_count_case(bottleneck_group, "bottleneck", (c, h, h + rng.randint(0, 3)), width, stride))
+    for k in range(4):
+        width, h, expansion = rng.choice([4, 8, 16]), rng.randint(5, 30), rng.choice([1, 2, 6])
+        c = expansion * width if k % 2 == 0 else 2 * width
+        cases.append(_block_count_case(expansion_group, "bottleneck", (c, h, h + rng.randint(0, 3)), width,
+                                       1 if k < 2 else 2, expansion))
     return cases
 
 
