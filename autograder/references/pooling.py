@@ -153,6 +153,26 @@ def _max_forward_case(group, x, r, s):
         _shape_hints(x, r, s)))
 
 
+DEFAULTS = "size and stride left out: the defaults are size=2, stride=2 (the windows tile the map)"
+
+
+def _defaults_cases(case_of, call, rng, g):
+    """Two calls with only x: the defaults size=2, stride=2 (judged as such, out and cache)."""
+    group = f"{call}(x) with the default size and stride"
+    cases = []
+    for _ in range(2):
+        x = _tied(g, (2, rng.randint(1, 3), rng.randint(4, 7), rng.randint(4, 7)))
+        for case in case_of(group, x, 2, 2):
+            case.args, judge = (x,), case.judge
+            case.judge = (lambda j: lambda got: _default_hint(j(got)))(judge)
+            cases.append(case)
+    return cases
+
+
+def _default_hint(message):
+    return message if not message or message == "not implemented yet" else f"{message} ({DEFAULTS})"
+
+
 def _bad_args_cases(group, call, g):
     x = g.standard_normal((2, 2, 4, 6))
     return [Case(group, call, (x, 5, 1), judge=expect_raises("ValueError", hint="a 5x5 window is larger than H = 4")),
@@ -172,7 +192,7 @@ def _max_forward_cases(rng):
     for group, count, settings in [(tile, 6, TILE), (overlap, 8, OVERLAP)]:
         for _ in range(count):
             cases += _max_forward_case(group, *_batch(rng, g, settings))
-    return cases + _bad_args_cases("bad arguments are rejected (window larger than H or W, size < 1, stride < 1)",
+    return cases + _defaults_cases(_max_forward_case, "max_pool_forward", rng, g) + _bad_args_cases("bad arguments are rejected (window larger than H or W, size < 1, stride < 1)",
                                    "max_pool_forward", g)
 
 
@@ -252,6 +272,7 @@ def _avg_cases(rng):
     cases = _avg_forward_case(known, NOTES_H.reshape(1, 1, 4, 4), 2, 2)
     for _ in range(8):
         cases += _avg_forward_case(forward, *_batch(rng, g, TILE + OVERLAP, ties=False))
+    cases += _defaults_cases(_avg_forward_case, "avg_pool_forward", rng, g)
     cases.append(_avg_backward_case(backward, NOTES_H.reshape(1, 1, 4, 4), 3, 1, g.standard_normal((1, 1, 2, 2))))
     for _ in range(8):
         x, r, s = _batch(rng, g, OVERLAP + TILE[:1], ties=False)

@@ -107,6 +107,14 @@ MISTAKES = [
         "test_cell": "test_max_pool_forward",
         "message": "the cache must carry what max_pool_backward needs",
     },
+    {
+        "id": "max_pool_default_stride_one",
+        "cell": "max_pool_forward",
+        "code": _AVG_FORWARD.replace("avg_pool_forward(x, size=2, stride=2)", "max_pool_forward(x, size=2, stride=1)")
+                            .replace(".mean(", ".max("),
+        "test_cell": "test_max_pool_forward",
+        "message": "the defaults are size=2, stride=2",
+    },
     # -- exercise 1b: max_pool_backward ------------------------------------------------------------------------------
     {
         "id": "max_pool_dx_assigned_not_accumulated",
