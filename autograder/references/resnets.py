@@ -304,14 +304,16 @@ class _Upstream:
         x = g.standard_normal((3, 2, 3, 4)) * _col([1e-3, 3.0]) + _col([1.0, -2.0])
         gamma, beta = np.array([1.5, -0.7]), np.array([0.2, 0.4])
         running = {"running_mean": np.array([0.5, -1.0]), "running_var": np.array([2.0, 1e-4])}
-        return [self._forward_probe(group, x, gamma, beta, {"mode": "train", "eps": 1e-3}),
+        return [self._forward_probe(group, x, gamma, beta, {"mode": "train", "eps": 1e-3}, first=True),
                 self._forward_probe(group, x, gamma, beta, {"mode": "test", "eps": 1e-3, **running})]
 
-    def _forward_probe(self, group, x, gamma, beta, bn_param):
+    def _forward_probe(self, group, x, gamma, beta, bn_param, first=False):
         exact = _bn_forward(x, gamma, beta, dict(bn_param))[0]
         outs = {v: _bn_forward(x, gamma, beta, dict(bn_param), v)[0] for v in FORWARD_VARIANTS}
 
         def learn(got):
+            if first:  # a new judgement of the cell: forget what an earlier one learnt
+                self.__init__()
             if (isinstance(got, tuple) and got and isinstance(got[0], np.ndarray) and self.forward is None
                     and not close(got[0], exact)):
                 self.forward = next((v for v, out in outs.items() if close(got[0], out)), None)
