@@ -154,6 +154,8 @@ def _forward_mistakes(x, w, b, stride, pad):
                    (no_bias + c * b.reshape(1, -1, 1, 1), BIAS_PER_CHANNEL)]
 
 
+SIZE_NO_PAD = "the output has the size of an unpadded input: H' = (H - HH + 2*pad) // stride + 1 counts the padding"
+SIZE_NO_STRIDE = "the output has the size of stride 1: H' = (H - HH + 2*pad) // stride + 1 divides by the stride"
 CACHE_NO_SETTINGS = ("the cache must carry what conv_backward needs: cache = (x, w, b, stride, pad), the stride and "
                      "the padding too")
 
@@ -163,6 +165,12 @@ def _forward_case(group, x, w, b, stride=1, pad=0):
     fits = all((size - f + 2 * pad) % stride == 0 for size, f in zip(x.shape[2:], w.shape[2:]))
     rounded_up = tuple(-(-(size - f + 2 * pad) // stride) + 1 for size, f in zip(x.shape[2:], w.shape[2:]))
     shapes = [] if fits else [(exact.shape[:2] + rounded_up, FLOOR)]
+    no_pad = tuple((size - f) // stride + 1 for size, f in zip(x.shape[2:], w.shape[2:]))
+    no_stride = tuple(size - f + 2 * pad + 1 for size, f in zip(x.shape[2:], w.shape[2:]))
+    if pad and min(no_pad) > 0:
+        shapes.append((exact.shape[:2] + no_pad, SIZE_NO_PAD))
+    if stride > 1:
+        shapes.append((exact.shape[:2] + no_stride, SIZE_NO_STRIDE))
     out_judge = expect_array(exact, mistakes, on_raise=None if fits else FLOOR, shape_hints=shapes,
                              hint="wrong values: compare one output by hand with conv_single_step")
     kwargs = {"stride": stride, "pad": pad} if (stride, pad) != (1, 0) else {}
