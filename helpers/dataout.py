@@ -9,8 +9,8 @@ Only plain data crosses: ``None``, ``bool``, ``int``, ``float``, ``str``, lists,
 keys, NumPy numbers and NumPy arrays of numbers or bools (as ``.npy`` bytes, read with ``allow_pickle=False``).
 Anything else (an object that claims to equal everything, say) is encoded as unsupported and judged wrong; an
 exception is encoded with its type name, its message and the line of the notebook that raised it (the last
-frame of its traceback that is a notebook cell: the student's own code, not NumPy's inside). ``decode`` checks every value strictly and raises
-``ValueError`` on anything it does not expect.
+frame of its traceback that is a notebook cell: the student's own code, not NumPy's inside). ``decode`` checks
+every value strictly and raises ``ValueError`` on anything it does not expect.
 """
 import base64
 import io

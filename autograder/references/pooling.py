@@ -97,8 +97,9 @@ def _pair(group, call, x, r, s, out_judge):
     backward = call.replace("forward", "backward")
     return parts(group, call, (x, r, s), {}, [
         ("out", out_judge),
-        ("cache", expect_cache((x, r, s), "(x, size, stride)", f"the cache must carry what {backward} needs: "
-                                                                f"cache = (x, size, stride), the size and stride too"))],
+        ("cache", expect_cache((x, r, s), "(x, size, stride)",
+                               f"the cache must carry what {backward} needs: cache = (x, size, stride), the size and "
+                               "stride too"))],
         "return the pair (out, cache)")
 
 
@@ -192,7 +193,8 @@ def _max_forward_cases(rng):
     for group, count, settings in [(tile, 6, TILE), (overlap, 8, OVERLAP)]:
         for _ in range(count):
             cases += _max_forward_case(group, *_batch(rng, g, settings))
-    return cases + _defaults_cases(_max_forward_case, "max_pool_forward", rng, g) + _bad_args_cases("bad arguments are rejected (window larger than H or W, size < 1, stride < 1)",
+    cases += _defaults_cases(_max_forward_case, "max_pool_forward", rng, g)
+    return cases + _bad_args_cases("bad arguments are rejected (window larger than H or W, size < 1, stride < 1)",
                                    "max_pool_forward", g)
 
 

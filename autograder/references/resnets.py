@@ -355,7 +355,8 @@ class _Upstream:
                 dxs = {v: _block_backward(x1, params1, bn1, 1, True, dout, v, self.forward, self.backward,
                                           self.block)[0] for v in (None, "no_shortcut_grad", "shortcut_unmasked")}
                 self.block_back = next((v for v, dx in dxs.items() if close(got[0], dx)), None)
-        return [Case(group, "_block_forward_run", (x, params, bn_params, 2, True), judge=lambda got: learn_forward(got)),
+        return [Case(group, "_block_forward_run", (x, params, bn_params, 2, True),
+                     judge=lambda got: learn_forward(got)),
                 Case(group, "_block_backward_run", (x1, params1, bn1, 1, True, dout),
                      judge=lambda got: learn_backward(got))]
 

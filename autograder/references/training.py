@@ -399,9 +399,10 @@ def _sgd_case(group, w, dw, v, lr, mu, wd, keywords=False):
     grad = dw + wd * w
     v_new = mu * v - lr * grad
     w_wrong = [(mu * w - lr * grad, SGD_ON_WEIGHTS), (mu * w + v_new, SGD_ON_WEIGHTS),
-               (w + mu * v - lr * (dw - wd * w), SGD_DECAY_SIGN), (w + mu * v - lr * dw, SGD_NO_DECAY)]
+               (w + mu * v - lr * (dw - wd * w), SGD_DECAY_SIGN), (w + mu * v - lr * dw, SGD_NO_DECAY),
+               (w - mu * v - lr * grad, SGD_VELOCITY_SIGN)]
     v_wrong = [(mu * v - lr * (dw - wd * w), SGD_DECAY_SIGN), (mu * v - lr * dw, SGD_NO_DECAY),
-               (-v_new, SGD_VELOCITY_SIGN)]
+               (-v_new, SGD_VELOCITY_SIGN), (mu * v + lr * grad, SGD_VELOCITY_SIGN)]
     shape_hint = f"return two arrays of the parameter's shape {w.shape}"
     judges = [("w_new", expect_array(w + v_new, w_wrong, "wrong w_new: w_new = w + v_new", [])),
               ("v_new", expect_array(v_new, v_wrong, "wrong v_new: v_new = momentum * v - lr * (dw + weight_decay * w)"
@@ -931,7 +932,9 @@ def _structure_judge(x, p):
         if got.shape != x.shape:
             return f"the output has the shape of x, {x.shape}, not {got.shape}"
         zero = np.isclose(got, 0, rtol=0, atol=1e-12)
-        for factor, message in ((1 / (1 - p), None), (1.0, DROP_NOT_SCALED), (1 - p, DROP_MULTIPLIED)):
+        scales = [(1 / (1 - p), None), (1.0, DROP_NOT_SCALED), (1 - p, DROP_MULTIPLIED)]
+        scales += [(1 / p, DROP_KEEP_P)] if p > 0 else []
+        for factor, message in scales:
             if np.all(zero | np.isclose(got, x * factor, rtol=1e-7, atol=1e-12)):
                 if message and p > 0:
                     return message
