@@ -8,12 +8,14 @@ code, reads them back with ``decode`` and judges them against its own reference.
 Only plain data crosses: ``None``, ``bool``, ``int``, ``float``, ``str``, lists, tuples, dicts with string
 keys, NumPy numbers and NumPy arrays of numbers or bools (as ``.npy`` bytes, read with ``allow_pickle=False``).
 Anything else (an object that claims to equal everything, say) is encoded as unsupported and judged wrong; an
-exception is encoded with its type name and message. ``decode`` checks every value strictly and raises
-``ValueError`` on anything it does not expect.
+exception is encoded with its type name, its message and the line of the notebook that raised it (the last
+frame of its traceback that is a notebook cell: the student's own code, not NumPy's inside). ``decode`` checks
+every value strictly and raises ``ValueError`` on anything it does not expect.
 """
 import base64
 import io
 import math
+import traceback
 
 import numpy as np
 
@@ -24,10 +26,11 @@ MAX_ARRAY_BYTES = 64 * 2**20
 
 
 class Raised:
-    """What a call raised: ``name`` is the exception's type name, ``message`` its text."""
+    """What a call raised: ``name`` is the exception's type name, ``message`` its text, ``line`` the source line of
+    the notebook cell it came from ("" if unknown)."""
 
-    def __init__(self, name, message):
-        self.name, self.message = name, message
+    def __init__(self, name, message, line=""):
+        self.name, self.message, self.line = name, message, line
 
     def __repr__(self):
         return f"Raised({self.name}: {self.message})"
@@ -64,8 +67,23 @@ def encode(value, depth=0):
         np.save(buffer, value, allow_pickle=False)
         return {"__ndarray__": base64.b64encode(buffer.getvalue()).decode("ascii")}
     if isinstance(value, BaseException):
-        return {"__raised__": type(value).__name__, "message": str(value)[:500]}
+        return {"__raised__": type(value).__name__, "message": str(value)[:500], "line": raising_line(value)}
     return {"__unsupported__": f"{kind.__module__}.{kind.__qualname__}"}
+
+
+def _in_a_cell(filename):
+    """True for the file name of a notebook cell: ipykernel's ``.../ipykernel_<pid>/<hash>.py``, IPython's
+    ``<ipython-input-...>`` or a ``<cell ...>`` compiled by the course's tests."""
+    return "ipykernel_" in filename or filename.startswith(("<ipython-input-", "<cell"))
+
+
+def raising_line(exc):
+    """The stripped source line of the last notebook-cell frame of ``exc``'s traceback ("" if none)."""
+    try:
+        frames = [frame for frame in traceback.extract_tb(exc.__traceback__) if _in_a_cell(frame.filename)]
+        return (frames[-1].line or "").strip()[:200] if frames else ""
+    except Exception:  # noqa: BLE001 - a line is a courtesy, never a reason to lose the result
+        return ""
 
 
 def decode(data, depth=0):
@@ -78,9 +96,11 @@ def decode(data, depth=0):
         return data
     if type(data) is list:
         return [decode(v, depth + 1) for v in data]
-    if type(data) is not dict or len(data) not in (1, 2):
+    if type(data) is not dict or len(data) not in (1, 2, 3):
         raise ValueError(f"unexpected value of type {type(data).__name__}")
     tag = next(iter(data))
+    if len(data) == 3 and tag != "__raised__":
+        raise ValueError(f"unexpected keys {sorted(data)}")
     if tag == "__tuple__" and type(data[tag]) is list:
         return tuple(decode(v, depth + 1) for v in data[tag])
     if tag == "__dict__" and type(data[tag]) is dict:
@@ -100,8 +120,8 @@ def decode(data, depth=0):
         if type(array) is not np.ndarray or array.dtype.kind not in "biuf":
             raise ValueError("an array of a non-numeric type")
         return array
-    if tag == "__raised__" and type(data[tag]) is str:
-        return Raised(data[tag][:100], str(data.get("message", ""))[:500])
+    if tag == "__raised__" and type(data[tag]) is str and set(data) <= {"__raised__", "message", "line"}:
+        return Raised(data[tag][:100], str(data.get("message", ""))[:500], str(data.get("line", ""))[:200])
     if tag == "__unsupported__" and type(data[tag]) is str:
         return Unsupported(data[tag][:200])
     raise ValueError(f"unexpected tag {tag!r}")

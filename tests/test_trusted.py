@@ -2,6 +2,7 @@
 import ast
 import base64
 import json
+import linecache
 import pickle
 import random
 
@@ -11,7 +12,7 @@ import pytest
 
 from autograder import references
 from autograder.course import SOLUTIONS, assignments
-from autograder.references._common import Case, expect, expect_raises
+from autograder.references._common import Case, expect, expect_raises, problem
 from autograder.guard import DELEGATED, SWITCHED_OFF
 from autograder.outcomes import cell_outcome
 from autograder.trusted import NO_RESULTS, judge_cell, read_results, write_inputs
@@ -167,3 +168,47 @@ def test_kernel_side_records_what_the_functions_return(tmp_path, monkeypatch):
     assert results[0][0] == 6 and np.array_equal(results[0][1], np.arange(2))
     assert isinstance(results[1], Raised) and results[1].name == "TypeError"
     assert isinstance(results[2], Raised) and results[2].name == "NameError"
+
+
+def test_an_exception_carries_the_line_of_the_notebook_cell_that_raised_it():
+    source = "def f(x):\n    y = x + 1\n    return y['key']\n"
+    linecache.cache["<cell answer>"] = (len(source), None, source.splitlines(True), "<cell answer>")
+    namespace = {}
+    exec(compile(source, "<cell answer>", "exec"), namespace)
+    try:
+        namespace["f"](1)
+    except TypeError as exc:
+        raised = decode(encode(exc))
+    assert raised.name == "TypeError" and raised.line == "return y['key']"
+    assert "(line: `return y['key']`)" in problem(raised)
+    assert decode(encode(ValueError("outside a cell"))).line == ""
+
+
+def test_only_an_exception_may_carry_a_third_key():
+    with pytest.raises(ValueError):
+        decode({"__tuple__": [], "message": "", "line": ""})
+    with pytest.raises(ValueError):
+        decode({"__raised__": "E", "message": "", "other": ""})
+
+
+def test_each_value_of_a_returned_tuple_is_judged_as_its_own_group():
+    from autograder.references._common import expect_array, parts
+    right = (np.ones(2), np.zeros(3))
+    cases = parts("random case", "f", (), {}, [("dx", expect_array(right[0], hint="dx is wrong")),
+                                               ("db", expect_array(right[1], hint="db is wrong"))], "return (dx, db)")
+    assert [c.group for c in cases] == ["random case [dx]", "random case [db]"]
+    verdict = judge_cell(cases, [(right[0], np.ones(3))] * 2, points=4)
+    assert verdict.points == 2.0 and verdict.lines[1] == "[FAIL] random case [db]: db is wrong"
+    assert judge_cell(cases, [np.ones(2)] * 2, points=4).checks[0].message == "return (dx, db)"
+
+
+def test_diagnose_names_the_distortion_of_a_wrong_array():
+    from autograder.references._common import BORDER, SCALED, SHIFTED, TRANSPOSED, diagnose
+    right = np.random.default_rng(0).standard_normal((2, 3, 5, 6))
+    border = right.copy()
+    border[..., 0, :] += 1
+    assert diagnose(3 * right, right) == SCALED
+    assert diagnose(np.swapaxes(right, -1, -2), right) == TRANSPOSED
+    assert diagnose(np.roll(right, 1, axis=-2), right) == SHIFTED.format(axis="row")
+    assert diagnose(border, right) == BORDER
+    assert diagnose(right + 1e-3 * np.random.default_rng(1).standard_normal(right.shape), right) is None

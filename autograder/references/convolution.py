@@ -13,7 +13,7 @@ variants for every case, so a wrong answer that one of them explains gets that m
 """
 import numpy as np
 
-from ._common import Case, expect, expect_array, expect_raises, problem, arrays
+from ._common import Case, expect, expect_array, expect_cache, expect_raises, parts, problem, shape_error, arrays
 
 ASSIGNMENT = "02_convolution"
 
@@ -154,23 +154,30 @@ def _forward_mistakes(x, w, b, stride, pad):
                    (no_bias + c * b.reshape(1, -1, 1, 1), BIAS_PER_CHANNEL)]
 
 
+SIZE_NO_PAD = "the output has the size of an unpadded input: H' = (H - HH + 2*pad) // stride + 1 counts the padding"
+SIZE_NO_STRIDE = "the output has the size of stride 1: H' = (H - HH + 2*pad) // stride + 1 divides by the stride"
+CACHE_NO_SETTINGS = ("the cache must carry what conv_backward needs: cache = (x, w, b, stride, pad), the stride and "
+                     "the padding too")
+
+
 def _forward_case(group, x, w, b, stride=1, pad=0):
     exact, mistakes = _forward_mistakes(x, w, b, stride, pad)
     fits = all((size - f + 2 * pad) % stride == 0 for size, f in zip(x.shape[2:], w.shape[2:]))
     rounded_up = tuple(-(-(size - f + 2 * pad) // stride) + 1 for size, f in zip(x.shape[2:], w.shape[2:]))
     shapes = [] if fits else [(exact.shape[:2] + rounded_up, FLOOR)]
-
-    def judge(got):
-        if isinstance(got, tuple) and len(got) == 2:
-            message = expect_array(exact, mistakes, on_raise=None if fits else FLOOR, shape_hints=shapes,
-                                   hint="wrong values: compare one output by hand with conv_single_step")(got[0])
-            return message
-        trouble = problem(got)
-        if trouble:
-            return trouble + ("" if fits or trouble == "not implemented yet" else f" ({FLOOR})")
-        return "return the pair (out, cache)"
+    no_pad = tuple((size - f) // stride + 1 for size, f in zip(x.shape[2:], w.shape[2:]))
+    no_stride = tuple(size - f + 2 * pad + 1 for size, f in zip(x.shape[2:], w.shape[2:]))
+    if pad and min(no_pad) > 0:
+        shapes.append((exact.shape[:2] + no_pad, SIZE_NO_PAD))
+    if stride > 1:
+        shapes.append((exact.shape[:2] + no_stride, SIZE_NO_STRIDE))
+    out_judge = expect_array(exact, mistakes, on_raise=None if fits else FLOOR, shape_hints=shapes,
+                             hint="wrong values: compare one output by hand with conv_single_step")
     kwargs = {"stride": stride, "pad": pad} if (stride, pad) != (1, 0) else {}
-    return Case(group, "conv_forward", (x, w, b), kwargs, judge)
+    return parts(group, "conv_forward", (x, w, b), kwargs,
+                 [("out", out_judge), ("cache", expect_cache((x, w, b, stride, pad), "(x, w, b, stride, pad)",
+                                                             CACHE_NO_SETTINGS, _padded(x, pad) if pad else None))],
+                 "return the pair (out, cache)")
 
 
 def _random_layer(rng, g, strides, pads):
@@ -193,13 +200,15 @@ def _conv_forward_cases(rng):
     x0 = np.arange(1.0, 10.0).reshape(1, 1, 3, 3)
     w0 = np.array([[[[1.0, 0.0], [2.0, -1.0]]]])
     b0 = np.array([0.5])
-    cases = [_forward_case(known, x0, w0, b0), _forward_case(known, x0, w0, b0, 2, 1),
-             _forward_case(floor, g.standard_normal((2, 2, 7, 7)), g.standard_normal((3, 2, 3, 3)),
-                           g.standard_normal(3), 3, 0),
-             _forward_case(floor, g.standard_normal((2, 1, 8, 6)), g.standard_normal((2, 1, 3, 2)),
-                           g.standard_normal(2), 2, 0)]
-    cases += [_forward_case(plain, *_random_layer(rng, g, [1], [0])) for _ in range(6)]
-    cases += [_forward_case(strided, *_random_layer(rng, g, [2, 3], [1, 2])) for _ in range(8)]
+    cases = (_forward_case(known, x0, w0, b0) + _forward_case(known, x0, w0, b0, 2, 1)
+             + _forward_case(floor, g.standard_normal((2, 2, 7, 7)), g.standard_normal((3, 2, 3, 3)),
+                             g.standard_normal(3), 3, 0)
+             + _forward_case(floor, g.standard_normal((2, 1, 8, 6)), g.standard_normal((2, 1, 3, 2)),
+                             g.standard_normal(2), 2, 0))
+    for _ in range(6):
+        cases += _forward_case(plain, *_random_layer(rng, g, [1], [0]))
+    for _ in range(8):
+        cases += _forward_case(strided, *_random_layer(rng, g, [2, 3], [1, 2]))
     x, w, b = g.standard_normal((2, 2, 4, 5)), g.standard_normal((3, 2, 3, 3)), g.standard_normal(3)
     for args, kwargs, hint in [
             ((x, g.standard_normal((1, 2, 5, 3)), b[:1]), {}, "a 5x3 filter is larger than the 4x5 input: raise ValueError"),
@@ -221,6 +230,7 @@ DB_AXES = "db is summed over the wrong axes: sum dout over the batch and both sp
 DX_WRONG = "dx is wrong: each dout[n, f, i, j] sends dout * w[f] back to the window it came from"
 DW_WRONG = "dw is wrong: dw[f] adds up dout[n, f, i, j] times the (padded) input window of that output"
 DB_WRONG = "db is wrong: db[f] is the sum of dout[:, f]"
+DB_MEAN = "db is the SUM of dout over (N, H', W'), not its mean: every output value adds b[f] once"
 
 
 def _overwritten(dout, x, w, stride, pad):
@@ -259,20 +269,18 @@ def _backward_case(group, dout, x, w, b, stride, pad):
     judges = [("dx", expect_array(dx, [(d, DX_OVERWRITTEN) for d in dx_over], DX_WRONG,
                                   [((n, c, h + 2 * pad, wid + 2 * pad), DX_PADDED)])),
               ("dw", expect_array(dw, [(dw_over, DW_OVERWRITTEN)], DW_WRONG)),
-              ("db", expect_array(db, [(dout.sum(axis=(1, 2, 3)), DB_AXES)], DB_WRONG, db_shapes))]
+              ("db", expect_array(db, [(dout.sum(axis=(1, 2, 3)), DB_AXES), (db / (n * rows * cols), DB_MEAN)],
+                                  DB_WRONG, db_shapes))]
+    return parts(group, "conv_backward", (dout, (x, w, b, stride, pad)), {},
+                 [(name, _named(name, judge)) for name, judge in judges], "return the three gradients (dx, dw, db)")
 
-    def judge(got):
-        trouble = problem(got)
-        if trouble:
-            return trouble
-        if not isinstance(got, (tuple, list)) or len(got) != 3:
-            return "return the three gradients (dx, dw, db)"
-        for (name, part), value in zip(judges, got):
-            message = part(value)
-            if message:
-                return message if message.split()[0] in ("dx", "dw", "db") else f"{name}: {message}"
-        return None
-    return Case(group, "conv_backward", (dout, (x, w, b, stride, pad)), judge=judge)
+
+def _named(name, judge):
+    """``judge`` whose messages start with the gradient's name."""
+    def named(got):
+        message = judge(got)
+        return message if not message or message.split()[0] == name else f"{name}: {message}"
+    return named
 
 
 def _conv_backward_cases(rng):
@@ -282,15 +290,15 @@ def _conv_backward_cases(rng):
     strided = "6 random batches with strides 2-3 and padding 1-2, some that do not fit nicely"
     x0 = np.arange(1.0, 10.0).reshape(1, 1, 3, 3)
     w0 = np.array([[[[1.0, 0.0], [2.0, -1.0]]]])
-    cases = [_backward_case(known, np.ones((1, 1, 2, 2)), x0, w0, np.array([0.5]), 1, 0),
-             _backward_case(known, np.ones((1, 1, 2, 2)), x0, w0, np.array([0.5]), 2, 1)]
+    cases = (_backward_case(known, np.ones((1, 1, 2, 2)), x0, w0, np.array([0.5]), 1, 0)
+             + _backward_case(known, np.ones((1, 1, 2, 2)), x0, w0, np.array([0.5]), 2, 1))
     for group, count, strides, pads in [(plain, 4, [1], [0]), (strided, 6, [2, 3], [1, 2])]:
         for _ in range(count):
             x, w, b, stride, pad = _random_layer(rng, g, strides, pads)
             rows = _positions(x.shape[2], w.shape[2], stride, pad)
             cols = _positions(x.shape[3], w.shape[3], stride, pad)
             dout = g.standard_normal((x.shape[0], w.shape[0], rows, cols))
-            cases.append(_backward_case(group, dout, x, w, b, stride, pad))
+            cases += _backward_case(group, dout, x, w, b, stride, pad)
     return cases
 
 
@@ -523,19 +531,21 @@ IM2COL_NO_TRANSPOSE = ("the product is ordered (F, N, H', W'): reshape to (F, N,
 
 
 def _forward_im2col_case(group, x, w, b, stride=1, pad=0):
-    case = _forward_case(group, x, w, b, stride, pad)
-    case.call = "conv_forward_im2col"
+    """conv_forward's cases (out, cache) for conv_forward_im2col; out also recognises the missing transpose."""
+    out_case, cache_case = _forward_case(group, x, w, b, stride, pad)
     exact = _shift_add(x, w, b, stride, pad)
     mixed = exact.transpose(1, 0, 2, 3).reshape(exact.shape)
-    judge = case.judge
+    judge = out_case.judge
 
     def judged(got):
         if (isinstance(got, tuple) and len(got) == 2 and isinstance(got[0], np.ndarray) and x.shape[0] > 1
                 and got[0].shape == mixed.shape and np.allclose(got[0], mixed) and not np.allclose(mixed, exact)):
             return IM2COL_NO_TRANSPOSE
         return judge(got)
-    case.judge = judged
-    return case
+    out_case.judge = judged
+    for case in (out_case, cache_case):
+        case.call = "conv_forward_im2col"
+    return [out_case, cache_case]
 
 
 def _conv_forward_im2col_cases(rng):
@@ -547,9 +557,11 @@ def _conv_forward_im2col_cases(rng):
     x0 = np.arange(1.0, 10.0).reshape(1, 1, 3, 3)
     w0 = np.array([[[[1.0, 0.0], [2.0, -1.0]]]])
     b0 = np.array([0.5])
-    cases = [_forward_im2col_case(known, x0, w0, b0), _forward_im2col_case(known, x0, w0, b0, 2, 1)]
-    cases += [_forward_im2col_case(plain, *_random_layer(rng, g, [1], [0])) for _ in range(5)]
-    cases += [_forward_im2col_case(strided, *_random_layer(rng, g, [2, 3], [1, 2])) for _ in range(8)]
+    cases = _forward_im2col_case(known, x0, w0, b0) + _forward_im2col_case(known, x0, w0, b0, 2, 1)
+    for _ in range(5):
+        cases += _forward_im2col_case(plain, *_random_layer(rng, g, [1], [0]))
+    for _ in range(8):
+        cases += _forward_im2col_case(strided, *_random_layer(rng, g, [2, 3], [1, 2]))
     x, w, b = g.standard_normal((2, 2, 4, 5)), g.standard_normal((3, 2, 3, 3)), g.standard_normal(3)
     for args, kwargs, hint in [
             ((x, g.standard_normal((1, 2, 5, 3)), b[:1]), {}, "a 5x3 filter is larger than the 4x5 input"),

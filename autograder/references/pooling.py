@@ -14,7 +14,7 @@ expected value.
 """
 import numpy as np
 
-from ._common import Case, expect_array, expect_raises, problem, arrays
+from ._common import Case, expect_array, expect_cache, expect_raises, parts, problem, arrays
 
 ASSIGNMENT = "03_pooling"
 
@@ -92,16 +92,15 @@ def _assigned(x_shape, dout, weights, r, s, whole_window):
 # -- judging arrays --------------------------------------------------------------------------------------------------
 
 
-def _pair_judge(array_judge):
-    """A judge for a forward pass's (out, cache): judges out."""
-    def judge(got):
-        trouble = problem(got)
-        if trouble:
-            return trouble
-        if not isinstance(got, (tuple, list)) or len(got) != 2:
-            return "return the pair (out, cache)"
-        return array_judge(got[0])
-    return judge
+def _pair(group, call, x, r, s, out_judge):
+    """The cases of a forward pass's (out, cache), each in its own group: out, and cache = (x, size, stride)."""
+    backward = call.replace("forward", "backward")
+    return parts(group, call, (x, r, s), {}, [
+        ("out", out_judge),
+        ("cache", expect_cache((x, r, s), "(x, size, stride)",
+                               f"the cache must carry what {backward} needs: cache = (x, size, stride), the size and "
+                               "stride too"))],
+        "return the pair (out, cache)")
 
 
 NOTES_H = np.array([[1.0, 1, 2, 4], [5, 6, 7, 8], [3, 2, 1, 0], [1, 2, 3, 4]])
@@ -150,9 +149,29 @@ def _shape_hints(x, r, s):
 def _max_forward_case(group, x, r, s):
     exact = _max(x, r, s)
     mistakes = [(_max(x, r, s, step=1), NO_STRIDE)]
-    return Case(group, "max_pool_forward", (x, r, s), judge=_pair_judge(expect_array(
+    return _pair(group, "max_pool_forward", x, r, s, expect_array(
         exact, mistakes, "wrong values: out[n, c, i, j] is the maximum of the window at (i*stride, j*stride)",
-        _shape_hints(x, r, s))))
+        _shape_hints(x, r, s)))
+
+
+DEFAULTS = "size and stride left out: the defaults are size=2, stride=2 (the windows tile the map)"
+
+
+def _defaults_cases(case_of, call, rng, g):
+    """Two calls with only x: the defaults size=2, stride=2 (judged as such, out and cache)."""
+    group = f"{call}(x) with the default size and stride"
+    cases = []
+    for _ in range(2):
+        x = _tied(g, (2, rng.randint(1, 3), rng.randint(4, 7), rng.randint(4, 7)))
+        for case in case_of(group, x, 2, 2):
+            case.args, judge = (x,), case.judge
+            case.judge = (lambda j: lambda got: _default_hint(j(got)))(judge)
+            cases.append(case)
+    return cases
+
+
+def _default_hint(message):
+    return message if not message or message == "not implemented yet" else f"{message} ({DEFAULTS})"
 
 
 def _bad_args_cases(group, call, g):
@@ -169,10 +188,12 @@ def _max_forward_cases(rng):
     known = "the notes' example (4x4 map, 2x2 windows, stride 2; and 3x3, stride 1)"
     tile = "6 random batches with windows that tile the map (size = stride; N > 1, channels, non-square, ties)"
     overlap = "8 random batches with overlapping windows (3x3 stride 2, 2x2 stride 1, ...), some that do not fit nicely"
-    cases = [_max_forward_case(known, NOTES_H.reshape(1, 1, 4, 4), 2, 2),
-             _max_forward_case(known, NOTES_H.reshape(1, 1, 4, 4), 3, 1)]
-    cases += [_max_forward_case(tile, *_batch(rng, g, TILE)) for _ in range(6)]
-    cases += [_max_forward_case(overlap, *_batch(rng, g, OVERLAP)) for _ in range(8)]
+    cases = (_max_forward_case(known, NOTES_H.reshape(1, 1, 4, 4), 2, 2)
+             + _max_forward_case(known, NOTES_H.reshape(1, 1, 4, 4), 3, 1))
+    for group, count, settings in [(tile, 6, TILE), (overlap, 8, OVERLAP)]:
+        for _ in range(count):
+            cases += _max_forward_case(group, *_batch(rng, g, settings))
+    cases += _defaults_cases(_max_forward_case, "max_pool_forward", rng, g)
     return cases + _bad_args_cases("bad arguments are rejected (window larger than H or W, size < 1, stride < 1)",
                                    "max_pool_forward", g)
 
@@ -230,9 +251,9 @@ AVG_DX_OVERWRITTEN = ("dx is overwritten: an entry in several (overlapping) wind
 def _avg_forward_case(group, x, r, s):
     exact = _avg(x, r, s)
     mistakes = [(exact * r * r, AVG_NOT_DIVIDED), (exact * r, AVG_DIVIDED_BY_SIZE), (_avg(x, r, s, step=1), NO_STRIDE)]
-    return Case(group, "avg_pool_forward", (x, r, s), judge=_pair_judge(expect_array(
+    return _pair(group, "avg_pool_forward", x, r, s, expect_array(
         exact, mistakes, "wrong values: out[n, c, i, j] is the mean of the window at (i*stride, j*stride)",
-        _shape_hints(x, r, s))))
+        _shape_hints(x, r, s)))
 
 
 def _avg_backward_case(group, x, r, s, dout):
@@ -250,8 +271,10 @@ def _avg_cases(rng):
     known = "forward: the notes' example (4x4 map, 2x2 windows, stride 2)"
     forward = "forward: 8 random batches (N > 1, channels, non-square; tiling and overlapping windows)"
     backward = "backward: the notes' map and 8 random batches, most with overlapping windows"
-    cases = [_avg_forward_case(known, NOTES_H.reshape(1, 1, 4, 4), 2, 2)]
-    cases += [_avg_forward_case(forward, *_batch(rng, g, TILE + OVERLAP, ties=False)) for _ in range(8)]
+    cases = _avg_forward_case(known, NOTES_H.reshape(1, 1, 4, 4), 2, 2)
+    for _ in range(8):
+        cases += _avg_forward_case(forward, *_batch(rng, g, TILE + OVERLAP, ties=False))
+    cases += _defaults_cases(_avg_forward_case, "avg_pool_forward", rng, g)
     cases.append(_avg_backward_case(backward, NOTES_H.reshape(1, 1, 4, 4), 3, 1, g.standard_normal((1, 1, 2, 2))))
     for _ in range(8):
         x, r, s = _batch(rng, g, OVERLAP + TILE[:1], ties=False)

@@ -16,7 +16,7 @@ message shows an expected value.
 """
 import numpy as np
 
-from ._common import Case, close, expect, expect_array, expect_raises, problem, arrays
+from ._common import Case, arrays, close, expect, expect_array, expect_raises, parts, problem, shape_error
 
 ASSIGNMENT = "04_resnets"
 
@@ -61,50 +61,62 @@ def _normalise(x, mean, var, gamma, beta, eps=EPS, variant=None):
 
 def _bn_forward(x, gamma, beta, bn_param, variant=None):
     """(out, running_mean, running_var) after one call of batch norm in bn_param's mode, for the variants:
-    None (right), "axis0", "unbiased", "no_eps", "eps_outside", "test_uses_batch", "no_update",
+    None (right), "axis0", "unbiased", "no_eps", "eps_outside", "eps_fixed" (1e-5 whatever bn_param says),
+    "test_uses_batch", "no_update", "update_in_test", "var_init_zero" (running_var starts at zeros),
     "momentum_swapped", "momentum_fixed" (0.9 whatever bn_param says)."""
     c = x.shape[1]
     mode = bn_param.get("mode", "train")
-    eps, momentum = bn_param.get("eps", EPS), bn_param.get("momentum", 0.9)
-    if variant == "momentum_fixed":
-        momentum = 0.9
+    eps = EPS if variant == "eps_fixed" else bn_param.get("eps", EPS)
+    momentum = 0.9 if variant == "momentum_fixed" else bn_param.get("momentum", 0.9)
     stats_shape = x.shape[1:] if variant == "axis0" else (c,)    # over N only: one statistic per (c, h, w)
+    start_var = np.zeros if variant == "var_init_zero" else np.ones
     rm = np.asarray(bn_param.get("running_mean", np.zeros(stats_shape)), dtype=float)
-    rv = np.asarray(bn_param.get("running_var", np.ones(stats_shape)), dtype=float)
-    if mode == "train" or variant == "test_uses_batch":
-        mean, var = _bn_train_stats(x, variant if variant in ("axis0", "unbiased") else None)
-        if mode == "train" and variant != "no_update":
+    rv = np.asarray(bn_param.get("running_var", start_var(stats_shape)), dtype=float)
+    mean, var = rm, rv
+    if mode == "train" or variant in ("test_uses_batch", "update_in_test"):
+        batch_mean, batch_var = _bn_train_stats(x, variant if variant in ("axis0", "unbiased") else None)
+        if mode == "train" or variant == "test_uses_batch":
+            mean, var = batch_mean, batch_var
+        if (mode == "train" or variant == "update_in_test") and variant != "no_update":
             keep = 1 - momentum if variant == "momentum_swapped" else momentum
-            rm, rv = keep * rm + (1 - keep) * mean, keep * rv + (1 - keep) * var
-    else:
-        mean, var = rm, rv
+            rm, rv = keep * rm + (1 - keep) * batch_mean, keep * rv + (1 - keep) * batch_var
     norm_variant = variant if variant in ("no_eps", "eps_outside") else None
     return _normalise(x, mean, var, gamma, beta, eps, norm_variant), rm, rv
 
 
-def _bn_backward(x, gamma, beta, bn_param, dout, variant=None):
+FORWARD_VARIANTS = ("axis0", "unbiased", "no_eps", "eps_outside", "eps_fixed", "test_uses_batch")
+
+
+def _bn_backward(x, gamma, beta, bn_param, dout, variant=None, forward=None):
     """(dx, dgamma, dbeta) by backpropagating through batch norm's graph one step at a time.
 
     Variants: "stats_constant" (train mode, mean and variance treated as constants), "no_var_path" (the path
     through the variance forgotten), "no_gamma" (dx without the factor gamma), "sum_axis0" (dgamma, dbeta summed
-    over N only)."""
-    eps = bn_param.get("eps", EPS)
+    over N only), "dbeta_mean" (dbeta a mean, not a sum), "dgamma_x" (dgamma from x, not x_hat). ``forward`` is
+    the variant of the forward pass whose cache the backward pass gets (``FORWARD_VARIANTS`` but "axis0"): the
+    same steps with that forward's statistics, as a right backward pass computes them from a wrong cache."""
     m = x.shape[0] * x.shape[2] * x.shape[3]
-    if bn_param.get("mode", "train") == "train":
-        mean, var = _bn_train_stats(x)
+    mode = bn_param.get("mode", "train")
+    eps = EPS if forward == "eps_fixed" else bn_param.get("eps", EPS)
+    if mode == "train" or forward == "test_uses_batch":
+        mean, var = _bn_train_stats(x, "unbiased" if forward == "unbiased" else None)
     else:
         mean, var = np.asarray(bn_param["running_mean"]), np.asarray(bn_param["running_var"])
     centred = x - _col(mean)
-    std = np.sqrt(var + eps)
+    std = {"no_eps": np.sqrt(var), "eps_outside": np.sqrt(var) + eps}.get(forward, np.sqrt(var + eps))
     inv = 1.0 / std
     x_hat = centred * _col(inv)
     if variant == "sum_axis0":
         dgamma, dbeta = (dout * x_hat).sum(axis=0), dout.sum(axis=0)
     else:
         dgamma, dbeta = _channel_mean(dout * x_hat) * m, _channel_mean(dout) * m
+    if variant == "dbeta_mean":
+        dbeta = dbeta / m
+    if variant == "dgamma_x":
+        dgamma = _channel_mean(dout * x) * m
     dx_hat = dout * (1.0 if variant == "no_gamma" else _col(gamma))
     dcentred = dx_hat * _col(inv)
-    if bn_param.get("mode", "train") == "test" or variant == "stats_constant":
+    if mode == "test" or variant == "stats_constant":
         return dcentred, dgamma, dbeta
     if variant != "no_var_path":
         dinv = _channel_mean(dx_hat * centred) * m
@@ -150,23 +162,23 @@ def _needs_projection(x, params, stride):
     return stride != 1 or params["w1"].shape[0] != x.shape[1]
 
 
-def _block(x, params, bn_params, stride, residual, variant=None):
+def _block(x, params, bn_params, stride, residual, variant=None, bn=None):
     """The block's forward pass, every intermediate kept: a dict. Variants: "after_relu" (shortcut added after the
     last ReLU), "zero_pad" (parameter-free shortcut: x subsampled and padded with zero channels), "stride_second"
     (the stride on the second conv), "proj_no_bn" (projection without its BN), "no_projection" (identity
-    whatever the shapes: only defined when they match)."""
+    whatever the shapes: only defined when they match). ``bn``: the variant of the batch norms (``_bn_forward``)."""
     s1, s2 = (1, stride) if variant == "stride_second" else (stride, 1)
     v = {"x": x}
     v["a"] = _conv(x, params["w1"], s1, 1)
-    v["b"] = _bn_forward(v["a"], params["gamma1"], params["beta1"], bn_params["bn1"])[0]
+    v["b"] = _bn_forward(v["a"], params["gamma1"], params["beta1"], bn_params["bn1"], bn)[0]
     v["c"] = np.maximum(v["b"], 0)
     v["d"] = _conv(v["c"], params["w2"], s2, 1)
-    v["f"] = _bn_forward(v["d"], params["gamma2"], params["beta2"], bn_params["bn2"])[0]
+    v["f"] = _bn_forward(v["d"], params["gamma2"], params["beta2"], bn_params["bn2"], bn)[0]
     project = residual and _needs_projection(x, params, stride) and variant not in ("zero_pad", "no_projection")
     if project:
         v["p"] = _conv(x, params["ws"], stride, 0)
         v["s"] = v["p"] if variant == "proj_no_bn" else _bn_forward(v["p"], params["gammas"], params["betas"],
-                                                                    bn_params["bns"])[0]
+                                                                    bn_params["bns"], bn)[0]
     elif residual and variant == "zero_pad":
         sub = x[:, :, ::stride, ::stride]
         v["s"] = np.concatenate([sub, np.zeros((sub.shape[0], v["f"].shape[1] - sub.shape[1]) + sub.shape[2:])], 1)
@@ -179,21 +191,27 @@ def _block(x, params, bn_params, stride, residual, variant=None):
     return v
 
 
-def _block_backward(x, params, bn_params, stride, residual, dout, variant=None):
+def _block_backward(x, params, bn_params, stride, residual, dout, variant=None, bn=None, bn_back=None, block=None):
     """(dx, grads) of the block. Variants: "no_shortcut_grad" (the shortcut's gradient not added to dx),
-    "shortcut_unmasked" (the shortcut gets dout, not dout through the last ReLU)."""
-    v = _block(x, params, bn_params, stride, residual)
-    g = dout * (v["f"] + v["s"] > 0)
+    "shortcut_unmasked" (the shortcut gets dout, not dout through the last ReLU). ``bn`` and ``bn_back``: the
+    variants of the batch norms' forward and backward passes (``_bn_forward``, ``_bn_backward``); ``block``: the
+    variant of the block's forward pass whose cache a right backward pass gets ("stride_second", "after_relu":
+    the last ReLU's cache then holds F(x) only)."""
+    v = _block(x, params, bn_params, stride, residual, block, bn)
+    s1, s2 = (1, stride) if block == "stride_second" else (stride, 1)
+
+    def bn_backward(x_in, name, bn_name, grad):
+        return _bn_backward(x_in, params[f"gamma{name}"], params[f"beta{name}"], bn_params[bn_name], grad, bn_back, bn)
+    g = dout * ((v["f"] if block == "after_relu" else v["f"] + v["s"]) > 0)
     grads = {}
-    dd, grads["gamma2"], grads["beta2"] = _bn_backward(v["d"], params["gamma2"], params["beta2"], bn_params["bn2"], g)
-    dc, grads["w2"] = _conv_back(dd, v["c"], params["w2"], 1, 1)
+    dd, grads["gamma2"], grads["beta2"] = bn_backward(v["d"], "2", "bn2", g)
+    dc, grads["w2"] = _conv_back(dd, v["c"], params["w2"], s2, 1)
     db = dc * (v["b"] > 0)
-    da, grads["gamma1"], grads["beta1"] = _bn_backward(v["a"], params["gamma1"], params["beta1"], bn_params["bn1"], db)
-    dx, grads["w1"] = _conv_back(da, x, params["w1"], stride, 1)
+    da, grads["gamma1"], grads["beta1"] = bn_backward(v["a"], "1", "bn1", db)
+    dx, grads["w1"] = _conv_back(da, x, params["w1"], s1, 1)
     g_short = dout if variant == "shortcut_unmasked" else g
     if v["project"]:
-        dp, grads["gammas"], grads["betas"] = _bn_backward(v["p"], params["gammas"], params["betas"],
-                                                           bn_params["bns"], g_short)
+        dp, grads["gammas"], grads["betas"] = bn_backward(v["p"], "s", "bns", g_short)
         dxs, grads["ws"] = _conv_back(dp, x, params["ws"], stride, 0)
         if variant != "no_shortcut_grad":
             dx = dx + dxs
@@ -202,16 +220,19 @@ def _block_backward(x, params, bn_params, stride, residual, dout, variant=None):
     return dx, grads
 
 
-def _stack_norms(x, blocks, dout, residual):
+def _stack_norms(x, blocks, dout, residual, up=None):
+    """The norms of the gradients at each block's input and of dout, for the blocks and batch norms that the
+    ``_Upstream`` ``up`` found (right ones if None)."""
+    found = dict(bn=up.forward, bn_back=up.backward, block=up.block, variant=up.block_back) if up else {}
     bn = {"bn1": {"mode": "train"}, "bn2": {"mode": "train"}}
     inputs = []
     for params in blocks:
         inputs.append(x)
-        x = _block(x, params, bn, 1, residual)["out"]
+        x = _block(x, params, bn, 1, residual, found.get("block"), found.get("bn"))["out"]
     norms = [float(np.sqrt((dout ** 2).sum()))]
     grad = dout
     for params, block_input in zip(reversed(blocks), reversed(inputs)):
-        grad = _block_backward(block_input, params, bn, 1, residual, grad)[0]
+        grad = _block_backward(block_input, params, bn, 1, residual, grad, **found)[0]
         norms.append(float(np.sqrt((grad ** 2).sum())))
     return norms[::-1]
 
@@ -248,26 +269,106 @@ def _relu_case(group, x, dout):
     out_judge = expect_array(out, hint="relu_forward: out = max(x, 0)")
     dx_judge = expect_array(dx, [(np.where(x >= 0, dout, 0.0), RELU_AT_ZERO), ((x > 0).astype(float), RELU_MASK)],
                             "relu_backward: dx = dout where x > 0, 0 elsewhere")
-
-    def judge(got):
-        trouble = problem(got)
-        if trouble:
-            return trouble
-        if not isinstance(got, tuple) or len(got) != 2:
-            return "relu_forward returns the pair (out, cache)"
-        return out_judge(got[0]) or dx_judge(got[1])
-    return Case(group, "_relu_run", (x, dout), judge=judge)
+    return parts(group, "_relu_run", (x, dout), {}, [("relu_forward", out_judge), ("relu_backward", dx_judge)],
+                 "relu_forward returns the pair (out, cache)")
 
 
 def _relu_cases(rng):
     g = arrays(rng)
-    group = "8 random arrays (2-D and 4-D, with exact zeros): forward and backward"
+    group = "8 random arrays (2-D and 4-D, with exact zeros)"
     cases = []
     for k in range(8):
         shape = (rng.randint(2, 4), rng.randint(2, 5)) if k % 2 else (2, rng.randint(1, 3), 3, rng.randint(2, 5))
         x = g.integers(-3, 4, shape).astype(float) * g.uniform(0.5, 2, shape)
-        cases.append(_relu_case(group, x, g.standard_normal(shape)))
+        cases += _relu_case(group, x, g.standard_normal(shape))
     return cases
+
+
+# -- what the student's own batch norm does (a mistake is charged once) ----------------------------------------------
+
+
+class _Upstream:
+    """What the student's own batch norm does, learnt from probe cases judged before the cases that depend on it
+    (``judge_cell`` judges a cell's cases in order). The backward and the block cells use the student's batch
+    norm; a batch norm mistake is charged in its own cells only, so these cells accept results consistent with
+    the batch norm the probes found: one of the known mistakes (``forward``: a ``_bn_forward`` variant,
+    ``backward``: a ``_bn_backward`` variant) or None (right, or a mistake we do not know: then the right
+    results are expected). A probe always passes and sits in the group of the first cases that depend on it,
+    so it gives no points of its own."""
+
+    def __init__(self):
+        self.forward = self.backward = self.block = self.block_back = None
+
+    def forward_probes(self, group, g):
+        """Two calls of the student's batch norm (train and test mode) on channels of very different scales."""
+        x = g.standard_normal((3, 2, 3, 4)) * _col([1e-3, 3.0]) + _col([1.0, -2.0])
+        gamma, beta = np.array([1.5, -0.7]), np.array([0.2, 0.4])
+        running = {"running_mean": np.array([0.5, -1.0]), "running_var": np.array([2.0, 1e-4])}
+        return [self._forward_probe(group, x, gamma, beta, {"mode": "train", "eps": 1e-3}, first=True),
+                self._forward_probe(group, x, gamma, beta, {"mode": "test", "eps": 1e-3, **running})]
+
+    def _forward_probe(self, group, x, gamma, beta, bn_param, first=False):
+        exact = _bn_forward(x, gamma, beta, dict(bn_param))[0]
+        outs = {v: _bn_forward(x, gamma, beta, dict(bn_param), v)[0] for v in FORWARD_VARIANTS}
+
+        def learn(got):
+            if first:  # a new judgement of the cell: forget what an earlier one learnt
+                self.__init__()
+            if (isinstance(got, tuple) and got and isinstance(got[0], np.ndarray) and self.forward is None
+                    and not close(got[0], exact)):
+                self.forward = next((v for v, out in outs.items() if close(got[0], out)), None)
+        return Case(group, "_bn_forward_run", (x, gamma, beta, dict(bn_param)), judge=lambda got: learn(got))
+
+    def backward_probe(self, group, g):
+        """One call of the student's batch norm backward (train mode); judged after the forward probes."""
+        x = g.standard_normal((2, 2, 3, 3)) * _col([0.5, 2.0]) + _col([1.0, -1.0])
+        gamma, beta, dout = np.array([1.5, -0.7]), np.array([0.2, 0.4]), g.standard_normal(x.shape)
+
+        def learn(got):
+            right = _bn_backward(x, gamma, beta, {"mode": "train"}, dout, None, self.forward)[0]
+            if isinstance(got, tuple) and got and isinstance(got[0], np.ndarray) and not close(got[0], right):
+                for variant in ("stats_constant", "no_var_path", "no_gamma"):
+                    if close(got[0], _bn_backward(x, gamma, beta, {"mode": "train"}, dout, variant, self.forward)[0]):
+                        self.backward = variant
+            if isinstance(got, tuple) and len(got) == 3 and close(got[1], _bn_backward(
+                    x, gamma, beta, {"mode": "train"}, dout, "sum_axis0", self.forward)[1]):
+                self.backward = "sum_axis0"
+        return Case(group, "_bn_backward_run", (x, gamma, beta, {"mode": "train"}, dout),
+                    judge=lambda got: learn(got))
+
+
+    def block_probes(self, group, g):
+        """A call of the student's block forward (a projection block: stride 2, C -> 2C) and one of its backward
+        (an identity block); judged after the batch norm probes."""
+        x = g.standard_normal((2, 2, 5, 4))
+        params, bn_params = _init_block(g, 2, 4, 2), _bn_params(g, 4, "train", True)
+        x1, params1, bn1 = g.standard_normal((2, 2, 4, 5)), _init_block(g, 2, 2, 1), _bn_params(g, 2, "train", False)
+        dout = g.standard_normal(x1.shape)
+
+        def learn_forward(got):
+            outs = {v: _block(x, params, bn_params, 2, True, v, self.forward)["out"]
+                    for v in (None, "stride_second", "after_relu")}
+            self.block = next((v for v, out in outs.items() if close(got, out)), None)
+
+        def learn_backward(got):
+            if isinstance(got, tuple) and got:
+                dxs = {v: _block_backward(x1, params1, bn1, 1, True, dout, v, self.forward, self.backward,
+                                          self.block)[0] for v in (None, "no_shortcut_grad", "shortcut_unmasked")}
+                self.block_back = next((v for v, dx in dxs.items() if close(got[0], dx)), None)
+        return [Case(group, "_block_forward_run", (x, params, bn_params, 2, True),
+                     judge=lambda got: learn_forward(got)),
+                Case(group, "_block_backward_run", (x1, params1, bn1, 1, True, dout),
+                     judge=lambda got: learn_backward(got))]
+
+
+def _consistent(exact_of, upstream, mistakes_of, hint, shape_hints=()):
+    """A judge for an array that depends on the student's batch norm: ``exact_of(forward, backward)`` is the
+    result with the batch norm ``upstream`` found, ``mistakes_of(forward, backward)`` its (array, message)
+    pairs."""
+    def judge(got):
+        found = (upstream.forward, upstream.backward)
+        return expect_array(exact_of(*found), mistakes_of(*found), hint, shape_hints)(got)
+    return judge
 
 
 # -- exercise 1b: batchnorm_forward ----------------------------------------------------------------------------------
@@ -277,19 +378,24 @@ BN_AXES = ("normalise each channel over (N, H, W): the mean and variance are per
 BN_UNBIASED = "use the biased variance (divide by m = N*H*W, np.var's default ddof=0), not the unbiased one"
 BN_NO_EPS = "add eps inside the square root: sqrt(var + eps)"
 BN_EPS_OUTSIDE = "eps goes inside the square root: sqrt(var + eps), not sqrt(var) + eps"
+BN_EPS_FIXED = "read eps from bn_param (default 1e-5): these cases set their own eps"
 BN_TEST_BATCH = ("batch statistics at test time: in test mode normalise with bn_param's running_mean and "
                  "running_var")
 BN_NO_UPDATE = ("the running averages were not updated: in train mode set bn_param[\"running_mean\"] and "
                 "bn_param[\"running_var\"] to momentum * running + (1 - momentum) * batch statistic")
+BN_UPDATE_IN_TEST = "test mode leaves the running averages as they are: update them in train mode only"
+BN_VAR_INIT = ("when bn_param has no running averages yet they start at running_mean = zeros(C) and "
+               "running_var = ONES(C)")
 BN_MOMENTUM_SWAPPED = "the running average keeps momentum * running and adds (1 - momentum) * the batch statistic"
 BN_MOMENTUM_FIXED = "read the momentum from bn_param (default 0.9)"
 BN_OUT = "out is wrong: gamma * (x - mean) / sqrt(var + eps) + beta, per channel"
 BN_RUNNING = "the running averages are wrong: running = momentum * running + (1 - momentum) * batch statistic"
 
 _OUT_VARIANTS = [("axis0", BN_AXES), ("unbiased", BN_UNBIASED), ("no_eps", BN_NO_EPS),
-                 ("eps_outside", BN_EPS_OUTSIDE), ("test_uses_batch", BN_TEST_BATCH)]
+                 ("eps_outside", BN_EPS_OUTSIDE), ("eps_fixed", BN_EPS_FIXED), ("test_uses_batch", BN_TEST_BATCH)]
 _RUNNING_VARIANTS = [("no_update", BN_NO_UPDATE), ("momentum_swapped", BN_MOMENTUM_SWAPPED),
-                     ("unbiased", BN_UNBIASED), ("momentum_fixed", BN_MOMENTUM_FIXED)]
+                     ("unbiased", BN_UNBIASED), ("momentum_fixed", BN_MOMENTUM_FIXED),
+                     ("update_in_test", BN_UPDATE_IN_TEST), ("var_init_zero", BN_VAR_INIT)]
 
 
 def _variants(compute, variants, exact):
@@ -305,34 +411,19 @@ def _variants(compute, variants, exact):
     return pairs
 
 
-def _triple_judge(judges, what, if_none="a result is None"):
-    def judge(got):
-        trouble = problem(got)
-        if trouble:
-            return trouble
-        if not isinstance(got, (tuple, list)) or len(got) != len(judges):
-            return what
-        for part, part_judge in zip(got, judges):
-            if part is None:
-                return if_none
-            message = part_judge(part)
-            if message:
-                return message
-        return None
-    return judge
-
-
 def _bn_forward_case(group, x, gamma, beta, bn_param):
     def run(variant):
         return _bn_forward(x, gamma, beta, dict(bn_param), variant)
     out, rm, rv = run(None)
     c = x.shape[1]
     shapes = [((c,) + x.shape[2:], BN_AXES)]
-    judges = [expect_array(out, _variants(lambda v: run(v)[0], _OUT_VARIANTS, out), BN_OUT),
-              expect_array(rm, _variants(lambda v: run(v)[1], _RUNNING_VARIANTS, rm), BN_RUNNING, shapes),
-              expect_array(rv, _variants(lambda v: run(v)[2], _RUNNING_VARIANTS, rv), BN_RUNNING, shapes)]
-    return Case(group, "_bn_forward_run", (x, gamma, beta, dict(bn_param)),
-                judge=_triple_judge(judges, "batchnorm_forward must return (out, cache)", BN_NO_UPDATE))
+    judges = [("out", expect_array(out, _variants(lambda v: run(v)[0], _OUT_VARIANTS, out), BN_OUT)),
+              ("running_mean", expect_array(rm, _variants(lambda v: run(v)[1], _RUNNING_VARIANTS, rm), BN_RUNNING,
+                                            shapes)),
+              ("running_var", expect_array(rv, _variants(lambda v: run(v)[2], _RUNNING_VARIANTS, rv), BN_RUNNING,
+                                           shapes))]
+    return parts(group, "_bn_forward_run", (x, gamma, beta, dict(bn_param)), {}, judges,
+                 "batchnorm_forward must return (out, cache)", if_none=BN_NO_UPDATE)
 
 
 def _bn_sequence_case(group, xs, gamma, beta, x_test, momentum):
@@ -344,19 +435,20 @@ def _bn_sequence_case(group, xs, gamma, beta, x_test, momentum):
         return p["running_mean"], p["running_var"], _bn_forward(x_test, gamma, beta, p, variant)[0]
     rm, rv, out = run(None)
     variants = _OUT_VARIANTS + _RUNNING_VARIANTS
-    judges = [expect_array(rm, _variants(lambda v: run(v)[0], _RUNNING_VARIANTS, rm), BN_RUNNING),
-              expect_array(rv, _variants(lambda v: run(v)[1], _RUNNING_VARIANTS, rv), BN_RUNNING),
-              expect_array(out, _variants(lambda v: run(v)[2], variants, out),
-                           "test-mode output after training is wrong: normalise with the running statistics")]
-    return Case(group, "_bn_sequence_run", (list(xs), gamma, beta, x_test, momentum),
-                judge=_triple_judge(judges, "batchnorm_forward must return (out, cache)", BN_NO_UPDATE))
+    judges = [("running_mean", expect_array(rm, _variants(lambda v: run(v)[0], _RUNNING_VARIANTS, rm), BN_RUNNING)),
+              ("running_var", expect_array(rv, _variants(lambda v: run(v)[1], _RUNNING_VARIANTS, rv), BN_RUNNING)),
+              ("test-mode out", expect_array(out, _variants(lambda v: run(v)[2], variants, out),
+                                             "test-mode output after training is wrong: normalise with the running "
+                                             "statistics"))]
+    return parts(group, "_bn_sequence_run", (list(xs), gamma, beta, x_test, momentum), {}, judges,
+                 "batchnorm_forward must return (out, cache)", if_none=BN_NO_UPDATE)
 
 
 def _bn_forward_cases(rng):
     g = arrays(rng)
-    train = ("train mode: 6 random batches (N > 1, channels of very different scales, non-square maps), out and "
-             "running averages")
-    test = "test mode: 4 random batches normalised with given running statistics, which stay as they are"
+    train = ("train mode: 6 random batches (N > 1, channels of very different scales, non-square maps; default "
+             "and given eps, momentum and running averages)")
+    test = "test mode: 4 random batches normalised with given running statistics (and eps), which stay as they are"
     sequence = "3 to 5 train steps (momentum 0.9 and others), then test mode on a new batch"
     bad = "bad arguments are rejected (x not 4-D, gamma of the wrong shape, an unknown mode)"
     cases = []
@@ -364,15 +456,18 @@ def _bn_forward_cases(rng):
         x = _batch(rng, g)
         c = x.shape[1]
         bn_param = {"mode": "train"} if k % 2 == 0 else {"mode": "train", "momentum": 0.8, **_running(g, c)}
-        cases.append(_bn_forward_case(train, x, *_affine(g, c), bn_param))
-    for _ in range(4):
+        if k in (1, 2):
+            bn_param["eps"] = 10.0 ** rng.choice([-3, -2, -1])
+        cases += _bn_forward_case(train, x, *_affine(g, c), bn_param)
+    for k in range(4):
         x = _batch(rng, g)
         c = x.shape[1]
-        cases.append(_bn_forward_case(test, x, *_affine(g, c), {"mode": "test", **_running(g, c)}))
+        eps = {"eps": 10.0 ** rng.choice([-3, -2])} if k % 2 else {}
+        cases += _bn_forward_case(test, x, *_affine(g, c), {"mode": "test", **eps, **_running(g, c)})
     for momentum in (0.9, 0.7, 0.95):
         c = rng.randint(2, 4)
         xs = [_batch(rng, g, c) for _ in range(rng.randint(3, 5))]
-        cases.append(_bn_sequence_case(sequence, xs, *_affine(g, c), _batch(rng, g, c), momentum))
+        cases += _bn_sequence_case(sequence, xs, *_affine(g, c), _batch(rng, g, c), momentum)
     x = _batch(rng, g, 3)
     gamma, beta = _affine(g, 3)
     hint = "raise ValueError naming the rule"
@@ -393,37 +488,48 @@ BN_DX_NO_VAR = "dx is missing the path through the variance: the term - x_hat * 
 BN_DX_NO_GAMMA = "dx is missing the factor gamma: out = gamma * x_hat + beta"
 BN_DGAMMA_AXES = "dgamma has one value per channel: sum dout * x_hat over (N, H, W), axis=(0, 2, 3)"
 BN_DBETA_AXES = "dbeta has one value per channel: sum dout over (N, H, W), axis=(0, 2, 3)"
+BN_DBETA_MEAN = "dbeta is the SUM of dout over (N, H, W), not its mean: beta is added to every one of the m values"
+BN_DGAMMA_X = "dgamma sums dout * x_hat (the normalised input), not dout * x"
 
 
-def _bn_backward_case(group, x, gamma, beta, bn_param, dout):
-    def run(variant):
-        return _bn_backward(x, gamma, beta, dict(bn_param), dout, variant)
-    dx, dgamma, dbeta = run(None)
+def _bn_backward_case(group, x, gamma, beta, bn_param, dout, upstream):
+    def run(variant, forward):
+        return _bn_backward(x, gamma, beta, dict(bn_param), dout, variant, forward)
+
+    def exact_of(index):
+        return lambda forward, backward: run(None, forward)[index]
+
+    def mistakes_of(index, variants):
+        return lambda forward, backward: _variants(lambda v: run(v, forward)[index], variants,
+                                                   run(None, forward)[index])
     dx_variants = [("stats_constant", BN_DX_CONSTANT), ("no_var_path", BN_DX_NO_VAR), ("no_gamma", BN_DX_NO_GAMMA)]
-    axes_shape = [(x.shape[1:], BN_DGAMMA_AXES)]
-    judges = [expect_array(dx, _variants(lambda v: run(v)[0], dx_variants, dx),
-                           "dx is wrong: compare with the numerical gradient on a small batch"),
-              expect_array(dgamma, hint="dgamma is wrong: sum dout * x_hat over (N, H, W)", shape_hints=axes_shape),
-              expect_array(dbeta, hint="dbeta is wrong: sum dout over (N, H, W)",
-                           shape_hints=[(x.shape[1:], BN_DBETA_AXES)])]
-    return Case(group, "_bn_backward_run", (x, gamma, beta, dict(bn_param), dout),
-                judge=_triple_judge(judges, "batchnorm_backward returns (dx, dgamma, dbeta)"))
+    judges = [("dx", _consistent(exact_of(0), upstream, mistakes_of(0, dx_variants),
+                                 "dx is wrong: compare with the numerical gradient on a small batch")),
+              ("dgamma", _consistent(exact_of(1), upstream, mistakes_of(1, [("dgamma_x", BN_DGAMMA_X)]),
+                                     "dgamma is wrong: sum dout * x_hat over (N, H, W)",
+                                     [(x.shape[1:], BN_DGAMMA_AXES)])),
+              ("dbeta", _consistent(exact_of(2), upstream, mistakes_of(2, [("dbeta_mean", BN_DBETA_MEAN)]),
+                                    "dbeta is wrong: sum dout over (N, H, W)", [(x.shape[1:], BN_DBETA_AXES)]))]
+    return parts(group, "_bn_backward_run", (x, gamma, beta, dict(bn_param), dout), {}, judges,
+                 "batchnorm_backward returns (dx, dgamma, dbeta)")
 
 
 def _bn_backward_cases(rng):
     g = arrays(rng)
-    train = "train mode: 8 random batches (N > 1, channels of very different scales, non-square maps)"
-    test = "test mode: 4 random batches with given running statistics"
-    cases = []
-    for _ in range(8):
+    train = "train mode: 8 random batches (N > 1, channels of very different scales, non-square maps, given eps)"
+    test = "test mode: 4 random batches with given running statistics (and eps)"
+    upstream = _Upstream()
+    cases = upstream.forward_probes(f"{train} [dx]", g)
+    for k in range(8):
         x = _batch(rng, g)
-        cases.append(_bn_backward_case(train, x, *_affine(g, x.shape[1]), {"mode": "train"},
-                                       g.standard_normal(x.shape)))
-    for _ in range(4):
+        bn_param = {"mode": "train", **({"eps": 10.0 ** rng.choice([-3, -2])} if k % 2 else {})}
+        cases += _bn_backward_case(train, x, *_affine(g, x.shape[1]), bn_param, g.standard_normal(x.shape),
+                                   upstream)
+    for k in range(4):
         x = _batch(rng, g)
         c = x.shape[1]
-        cases.append(_bn_backward_case(test, x, *_affine(g, c), {"mode": "test", **_running(g, c)},
-                                       g.standard_normal(x.shape)))
+        bn_param = {"mode": "test", **_running(g, c), **({"eps": 10.0 ** rng.choice([-3, -2])} if k % 2 else {})}
+        cases += _bn_backward_case(test, x, *_affine(g, c), bn_param, g.standard_normal(x.shape), upstream)
     return cases
 
 
@@ -431,14 +537,17 @@ def _bn_backward_cases(rng):
 
 AFTER_RELU = ("the shortcut is added after the final ReLU: it joins BEFORE it, out = ReLU(F(x) + shortcut(x)), "
               "not ReLU(F(x)) + x")
-NO_PROJECTION = ("projection shortcut missing: when the block changes the shape (stride 2, more filters) the shortcut "
-                 "is a 1x1 conv with the block's stride followed by BN (params 'ws', 'gammas', 'betas')")
+NO_PROJECTION = ("projection shortcut missing: when the block changes the shape (stride 2, or more filters even at "
+                 "stride 1) the shortcut is a 1x1 conv with the block's stride followed by BN (params 'ws', "
+                 "'gammas', 'betas')")
 ZERO_PAD = ("the shortcut of a block that changes the shape is the projection (1x1 conv with the stride, then BN), "
             "not the subsampled input padded with zero channels")
 STRIDE_SECOND = "the block's stride belongs to the FIRST 3x3 conv (and the projection), not the second"
 PROJ_NO_BN = "the projection is a 1x1 conv followed by batch norm (gammas, betas): the BN is missing"
 PLAIN_HAS_SHORTCUT = "residual=False is the plain twin: no shortcut at all, out = ReLU(F(x))"
 BLOCK_OUT = "out is wrong: ReLU(BN2(conv2(ReLU(BN1(conv1(x))))) + shortcut(x)), 3x3 convs with pad 1, no bias"
+MISSING_WEIGHTS = ("a block that changes the shape (stride != 1 or F != C) with residual=True needs the projection's "
+                   "params 'ws', 'gammas', 'betas': raise ValueError when they are missing")
 
 
 def _init_block(g, c, f, stride):
@@ -458,43 +567,71 @@ def _bn_params(g, f, mode, project):
     return {n: {"mode": "train"} if mode == "train" else {"mode": "test", **_running(g, f)} for n in names}
 
 
+BLOCK_KINDS = {"identity": (1, 1), "projection": (2, 2), "widening": (2, 1)}  # kind: (F / C, stride)
+
+
 def _block_setting(rng, g, kind, mode="train", residual=True):
+    """(x, params, bn_params, stride, residual) of a random block: "identity" (C -> C, stride 1), "projection"
+    (C -> 2C, stride 2) or "widening" (C -> 2C at stride 1: the shape changes, a projection too)."""
     c = rng.randint(2, 4)
-    f, stride = (c, 1) if kind == "identity" else (2 * c, 2)
+    widen, stride = BLOCK_KINDS[kind]
     h = rng.randint(4, 7)
     x = g.standard_normal((rng.randint(2, 3), c, h, h + rng.choice([-1, 1])))
-    params = _init_block(g, c, f, stride)
-    return x, params, _bn_params(g, f, mode, "ws" in params), stride, residual
+    params = _init_block(g, c, widen * c, stride)
+    return x, params, _bn_params(g, widen * c, mode, "ws" in params), stride, residual
 
 
-def _block_forward_case(group, x, params, bn_params, stride, residual):
-    exact = _block(x, params, bn_params, stride, residual)["out"]
+def _block_forward_case(group, x, params, bn_params, stride, residual, upstream):
     variants = ["after_relu", "stride_second"] + (["zero_pad", "proj_no_bn"] if "ws" in params else [])
     messages = {"after_relu": AFTER_RELU, "stride_second": STRIDE_SECOND, "zero_pad": ZERO_PAD,
                 "proj_no_bn": PROJ_NO_BN}
-    wrong = [(_block(x, params, bn_params, stride, residual, v)["out"], messages[v]) for v in variants]
-    if not residual:
-        wrong.append((_block(x, params, bn_params, stride, True)["out"], PLAIN_HAS_SHORTCUT))
-    array_judge = expect_array(exact, wrong, BLOCK_OUT)
+
+    def exact_of(bn, _):
+        return _block(x, params, bn_params, stride, residual, bn=bn)["out"]
+
+    def mistakes_of(bn, _):
+        wrong = []
+        for v in variants:
+            try:
+                wrong.append((_block(x, params, bn_params, stride, residual, v, bn)["out"], messages[v]))
+            except ValueError:  # stride on the second conv of a widening block: shapes that do not add up
+                continue
+        if not residual:
+            wrong.append((_block(x, params, bn_params, stride, True, bn=bn)["out"], PLAIN_HAS_SHORTCUT))
+        return wrong
+    array_judge = _consistent(exact_of, upstream, mistakes_of, BLOCK_OUT)
 
     def judge(got):
-        trouble = problem(got)
-        if trouble and trouble != "not implemented yet" and "ws" in params and residual:
-            return f"{trouble} ({NO_PROJECTION})"
+        if shape_error(got) and "ws" in params and residual:
+            return f"{problem(got)} ({NO_PROJECTION})"
         return array_judge(got)
     return Case(group, "_block_forward_run", (x, params, bn_params, stride, residual), judge=judge)
+
+
+def _missing_weights_case(group, rng, g, kind):
+    x, params, bn_params, stride, _ = _block_setting(rng, g, kind)
+    bare = {k: v for k, v in params.items() if k not in ("ws", "gammas", "betas")}
+    return Case(group, "_block_forward_run", (x, bare, bn_params, stride, True),
+                judge=expect_raises("ValueError", hint=MISSING_WEIGHTS))
 
 
 def _block_forward_cases(rng):
     g = arrays(rng)
     identity = "identity blocks (stride 1, C -> C): 4 random batches, train mode"
     projection = "projection blocks (stride 2, C -> 2C): 4 random batches, train mode"
-    other = "test mode (running statistics) and the plain twin (residual=False): 4 random cases"
-    cases = [_block_forward_case(identity, *_block_setting(rng, g, "identity")) for _ in range(4)]
-    cases += [_block_forward_case(projection, *_block_setting(rng, g, "projection")) for _ in range(4)]
-    cases += [_block_forward_case(other, *_block_setting(rng, g, kind, mode, residual))
+    widening = "blocks that widen at stride 1 (C -> 2C: a projection too): 3 random batches, train mode"
+    other = "test mode (running statistics) and the plain twin (residual=False): 5 random cases"
+    missing = "a block that changes the shape without the projection's weights raises ValueError (stride 2; stride 1)"
+    upstream = _Upstream()
+    cases = upstream.forward_probes(identity, g)
+    cases += [_block_forward_case(identity, *_block_setting(rng, g, "identity"), upstream) for _ in range(4)]
+    cases += [_block_forward_case(projection, *_block_setting(rng, g, "projection"), upstream) for _ in range(4)]
+    cases += [_block_forward_case(widening, *_block_setting(rng, g, "widening"), upstream) for _ in range(3)]
+    cases += [_block_forward_case(other, *_block_setting(rng, g, kind, mode, residual), upstream)
               for kind, mode, residual in (("identity", "test", True), ("projection", "test", True),
-                                           ("identity", "train", False), ("projection", "train", False))]
+                                           ("widening", "test", True), ("identity", "train", False),
+                                           ("projection", "train", False))]
+    cases += [_missing_weights_case(missing, rng, g, kind) for kind in ("projection", "widening")]
     return cases
 
 
@@ -508,47 +645,60 @@ PLAIN_GRAD = "residual=False has no shortcut: nothing is added to dx"
 BLOCK_DX = "dx is wrong: walk the forward pass backwards, and add the shortcut's gradient to the one through the convs"
 
 
-def _block_backward_case(group, x, params, bn_params, stride, residual, dout):
-    dx, grads = _block_backward(x, params, bn_params, stride, residual, dout)
-    wrong = []
-    if residual:
-        wrong += [(_block_backward(x, params, bn_params, stride, True, dout, v)[0], m)
-                  for v, m in (("no_shortcut_grad", NO_SHORTCUT_GRAD), ("shortcut_unmasked", SHORTCUT_UNMASKED))]
-    elif dout.shape == x.shape:
-        wrong.append((dx + dout * (_block(x, params, bn_params, stride, False)["f"] > 0), PLAIN_GRAD))
-    dx_judge = expect_array(dx, wrong, BLOCK_DX)
-
+def _grads_judge(x, params, bn_params, stride, residual, dout, upstream):
     def judge(got):
-        trouble = problem(got)
-        if trouble:
-            return trouble
-        if not isinstance(got, (tuple, list)) or len(got) != 2 or not isinstance(got[1], dict):
-            return "residual_block_backward returns (dx, grads) with grads a dict"
-        message = dx_judge(got[0])
-        if message:
-            return message
+        if not isinstance(got, dict):
+            return "grads is a dict: one gradient per parameter of the block"
+        grads = _block_backward(x, params, bn_params, stride, residual, dout, bn=upstream.forward,
+                                bn_back=upstream.backward, block=upstream.block)[1]
         for name, value in grads.items():
-            if name not in got[1]:
+            if name not in got:
                 return f"grads has no {name!r}: one gradient per parameter of the block"
-            if not close(got[1][name], value):
+            if not close(got[name], value):
                 return f"grads[{name!r}] is wrong" + (": the projection branch is batchnorm_backward, then "
                                                       "conv_backward of the 1x1 conv" if name.endswith("s") else "")
         return None
-    return Case(group, "_block_backward_run", (x, params, bn_params, stride, residual, dout), judge=judge)
+    return judge
+
+
+def _block_backward_case(group, x, params, bn_params, stride, residual, dout, upstream):
+    def exact_of(bn, bn_back):
+        return _block_backward(x, params, bn_params, stride, residual, dout, bn=bn, bn_back=bn_back,
+                               block=upstream.block)[0]
+
+    def mistakes_of(bn, bn_back):
+        if residual:
+            return [(_block_backward(x, params, bn_params, stride, True, dout, v, bn, bn_back, upstream.block)[0], m)
+                    for v, m in (("no_shortcut_grad", NO_SHORTCUT_GRAD), ("shortcut_unmasked", SHORTCUT_UNMASKED))]
+        if dout.shape == x.shape:
+            f = _block(x, params, bn_params, stride, False, bn=bn)["f"]
+            return [(exact_of(bn, bn_back) + dout * (f > 0), PLAIN_GRAD)]
+        return []
+    return parts(group, "_block_backward_run", (x, params, bn_params, stride, residual, dout), {},
+                 [("dx", _consistent(exact_of, upstream, mistakes_of, BLOCK_DX)),
+                  ("grads", _grads_judge(x, params, bn_params, stride, residual, dout, upstream))],
+                 "residual_block_backward returns (dx, grads) with grads a dict")
 
 
 def _block_backward_cases(rng):
     g = arrays(rng)
     identity = "identity blocks: dx and every parameter's gradient, 4 random cases"
-    projection = "projection blocks (stride 2, C -> 2C): dx and every gradient, 4 random cases"
+    projection = "projection blocks (stride 2, C -> 2C): dx and every gradient, 3 random cases"
+    widening = "blocks that widen at stride 1 (C -> 2C): dx and every gradient, 2 random cases"
     plain = "the plain twin (residual=False): 2 random cases"
+    upstream = _Upstream()
 
     def case(group, kind, residual=True):
         x, params, bn_params, stride, residual = _block_setting(rng, g, kind, residual=residual)
         out = _block(x, params, bn_params, stride, residual)["out"]
-        return _block_backward_case(group, x, params, bn_params, stride, residual, g.standard_normal(out.shape))
-    return ([case(identity, "identity") for _ in range(4)] + [case(projection, "projection") for _ in range(4)]
-            + [case(plain, "identity", False), case(plain, "projection", False)])
+        return _block_backward_case(group, x, params, bn_params, stride, residual, g.standard_normal(out.shape),
+                                    upstream)
+    cases = (upstream.forward_probes(f"{identity} [dx]", g) + [upstream.backward_probe(f"{identity} [dx]", g)]
+             + upstream.block_probes(f"{identity} [dx]", g)[:1])
+    for group, kind, count in ((identity, "identity", 4), (projection, "projection", 3), (widening, "widening", 2)):
+        for _ in range(count):
+            cases += case(group, kind)
+    return cases + case(plain, "identity", False) + case(plain, "projection", False)
 
 
 # -- exercise 3: stack_gradient_norms --------------------------------------------------------------------------------
@@ -557,10 +707,9 @@ NORMS_ORDER = "the list runs from the input up: entry 0 is the gradient at the s
 NORMS_LENGTH = "return L + 1 norms: one per block's input, and the norm of dout last"
 
 
-def _norms_case(group, x, blocks, dout, residual):
-    exact = _stack_norms(x, blocks, dout, residual)
-
+def _norms_case(group, x, blocks, dout, residual, upstream):
     def judge(got):
+        exact = _stack_norms(x, blocks, dout, residual, upstream)
         trouble = problem(got)
         if trouble:
             return trouble
@@ -580,12 +729,13 @@ def _norms_case(group, x, blocks, dout, residual):
 def _norms_cases(rng):
     g = arrays(rng)
     group = "4 random stacks of 1 to 4 blocks, residual and plain"
-    cases = []
+    upstream = _Upstream()
+    cases = upstream.forward_probes(group, g) + [upstream.backward_probe(group, g)] + upstream.block_probes(group, g)
     for k in range(4):
         c = rng.randint(2, 3)
         x = np.maximum(g.standard_normal((2, c, 4, 5)), 0) if k % 2 else g.standard_normal((2, c, 5, 4))
         blocks = [_init_block(g, c, c, 1) for _ in range(rng.randint(1, 4))]
-        cases.append(_norms_case(group, x, blocks, g.standard_normal(x.shape), k < 2))
+        cases.append(_norms_case(group, x, blocks, g.standard_normal(x.shape), k < 2, upstream))
     return cases
 
 
@@ -745,14 +895,16 @@ MISSING_PROJECTION = ("projection shortcut missing: when the output shape differ
                       "another number of channels, even at stride 1) count the 1x1 conv with BN")
 EXTRA_PROJECTION = "the shapes match: the shortcut is the identity, it has no parameters"
 BOTTLENECK_STRIDE = "the bottleneck's stride is on its 3x3 conv (torchvision), not on the first 1x1"
+EXPANSION_FIXED = "read expansion from the arguments: the last 1x1 conv has expansion * width filters (4 by default)"
 
 
-def _block_count_ref(kind, in_shape, width, stride, bias=False, projection="auto", stride_first=False):
+def _block_count_ref(kind, in_shape, width, stride, bias=False, projection="auto", stride_first=False,
+                     expansion=4):
     if kind == "basic":
         convs = [(width, 3, stride, 1), (width, 3, 1, 1)]
     else:
         convs = [(width, 1, stride if stride_first else 1, 0), (width, 3, 1 if stride_first else stride, 1),
-                 (4 * width, 1, 1, 0)]
+                 (expansion * width, 1, 1, 0)]
     shape, params, macs = in_shape, 0, 0
     for f, k, s, p in convs:
         shape, pp, mm = _conv_ref(shape, f, k, s, p, bias, True)
@@ -763,15 +915,19 @@ def _block_count_ref(kind, in_shape, width, stride, bias=False, projection="auto
     return shape, params, macs
 
 
-def _block_count_case(group, kind, in_shape, width, stride):
-    exact = _block_count_ref(kind, in_shape, width, stride)
-    mistakes = {_block_count_ref(kind, in_shape, width, stride, bias=True): BLOCK_BIAS,
-                _block_count_ref(kind, in_shape, width, stride, projection=False): MISSING_PROJECTION,
-                _block_count_ref(kind, in_shape, width, stride, projection=True): EXTRA_PROJECTION}
+def _block_count_case(group, kind, in_shape, width, stride, expansion=4):
+    e = {"expansion": expansion} if kind == "bottleneck" else {}
+    exact = _block_count_ref(kind, in_shape, width, stride, **e)
+    mistakes = {_block_count_ref(kind, in_shape, width, stride, bias=True, **e): BLOCK_BIAS,
+                _block_count_ref(kind, in_shape, width, stride, projection=False, **e): MISSING_PROJECTION,
+                _block_count_ref(kind, in_shape, width, stride, projection=True, **e): EXTRA_PROJECTION}
     if kind == "bottleneck":
-        mistakes[_block_count_ref(kind, in_shape, width, stride, stride_first=True)] = BOTTLENECK_STRIDE
+        mistakes[_block_count_ref(kind, in_shape, width, stride, stride_first=True, **e)] = BOTTLENECK_STRIDE
+        if expansion != 4:
+            mistakes[_block_count_ref(kind, in_shape, width, stride)] = EXPANSION_FIXED
     call = "basic_block_counts" if kind == "basic" else "bottleneck_counts"
-    return Case(group, call, (tuple(in_shape), width), {"stride": stride},
+    kwargs = {"stride": stride, **({"expansion": expansion} if expansion != 4 else {})}
+    return Case(group, call, (tuple(in_shape), width), kwargs,
                 judge=_expect_counts(exact, mistakes,
                              "wrong counts: add up the convs (bias=False, bn=True) and the shortcut"))
 
@@ -780,6 +936,7 @@ def _block_count_cases(rng):
     known = "the ResNets' blocks: ResNet-18 conv2_x and conv3_1, ResNet-50 conv2_1, conv2_2 and conv4_1"
     basic_group = "6 random basic blocks (identity and projection shortcuts)"
     bottleneck_group = "6 random bottleneck blocks (identity, stride 2, and channel changes at stride 1)"
+    expansion_group = "4 random bottleneck blocks with expansion 1, 2 or 6 (the identity when C = expansion * width)"
     cases = [_block_count_case(known, "basic", (64, 56, 56), 64, 1),
              _block_count_case(known, "basic", (64, 56, 56), 128, 2),
              _block_count_case(known, "bottleneck", (64, 56, 56), 64, 1),
@@ -794,6 +951,11 @@ def _block_count_cases(rng):
         c = 4 * width if k % 3 == 0 else (width if k % 3 == 1 else 2 * width)
         stride = 2 if k % 3 == 2 else 1
         cases.append(_block_count_case(bottleneck_group, "bottleneck", (c, h, h + rng.randint(0, 3)), width, stride))
+    for k in range(4):
+        width, h, expansion = rng.choice([4, 8, 16]), rng.randint(5, 30), rng.choice([1, 2, 6])
+        c = expansion * width if k % 2 == 0 else 2 * width
+        cases.append(_block_count_case(expansion_group, "bottleneck", (c, h, h + rng.randint(0, 3)), width,
+                                       1 if k < 2 else 2, expansion))
     return cases
 
 

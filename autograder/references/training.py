@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ._checkpoint import CHECKPOINT, checkpoint_accuracy, lenet_shapes, load_checkpoint
-from ._common import Case, close, expect, expect_array, expect_raises, problem, arrays
+from ._common import Case, arrays, close, diagnose, expect, expect_array, expect_raises, parts, problem
 
 ASSIGNMENT = "05_training"
 
@@ -126,31 +126,34 @@ def _reference_loss(scores, y):
 
 
 def _loss_case(group, scores, y):
+    """The loss and dscores of softmax_loss, each judged as its own group."""
     loss, grad, probs_only = _reference_loss(scores, y)
     n = len(y)
 
-    def judge(got):
-        pair, trouble = _pair(got, "(loss, dscores)")
-        if trouble:
-            return trouble
-        value, dscores = pair
+    def loss_judge(value):
         if type(value) not in (float, int, np.float64, np.float32):
             return "the loss must be a number (a float)"
+        if not math.isfinite(float(value)):
+            return LOSS_OVERFLOW
+        if math.isclose(float(value), loss, rel_tol=1e-9, abs_tol=1e-12):
+            return None
+        return LOSS_SUMMED if math.isclose(float(value), loss * n, rel_tol=1e-9) and n > 1 else \
+            "wrong loss: the mean over the batch of -log softmax(scores)[y]"
+
+    def dscores_judge(dscores):
         if not isinstance(dscores, np.ndarray) or dscores.dtype.kind not in "f" or dscores.shape != scores.shape:
             return f"dscores must be a float array of the scores' shape {scores.shape}"
-        if not math.isfinite(float(value)) or not np.all(np.isfinite(dscores)):
+        if not np.all(np.isfinite(dscores)):
             return LOSS_OVERFLOW
-        if not math.isclose(float(value), loss, rel_tol=1e-9, abs_tol=1e-12):
-            return LOSS_SUMMED if math.isclose(float(value), loss * n, rel_tol=1e-9) and n > 1 else \
-                "wrong loss: the mean over the batch of -log softmax(scores)[y]"
         if _is_close(dscores, grad):
             return None
         if n > 1 and _is_close(dscores, grad * n):
             return GRAD_NOT_DIVIDED
         if _is_close(dscores, probs_only):
             return GRAD_NO_ONE_HOT
-        return "wrong dscores: (softmax(scores) - one_hot(y)) / N"
-    return Case(group, "softmax_loss", (scores, y), judge=judge)
+        return diagnose(dscores, grad) or "wrong dscores: (softmax(scores) - one_hot(y)) / N"
+    return parts(group, "softmax_loss", (scores, y), {}, [("loss", loss_judge), ("dscores", dscores_judge)],
+                 "return the pair (loss, dscores)")
 
 
 def _loss_cases(rng):
@@ -158,15 +161,15 @@ def _loss_cases(rng):
     known = "the notebook's examples (equal scores; two examples, three classes)"
     small = "8 random batches (N from 1 to 9, 2 to 12 classes, scores of a few units)"
     large = "6 random batches with scores in the hundreds and thousands (a naive exp overflows)"
-    cases = [_loss_case(known, np.zeros((4, 10)), np.arange(4)),
-             _loss_case(known, np.array([[2.0, 1.0, 0.0], [0.0, 0.0, 3.0]]), np.array([0, 2]))]
+    cases = (_loss_case(known, np.zeros((4, 10)), np.arange(4))
+             + _loss_case(known, np.array([[2.0, 1.0, 0.0], [0.0, 0.0, 3.0]]), np.array([0, 2])))
     for _ in range(8):
         n, k = rng.randint(1, 9), rng.randint(2, 12)
-        cases.append(_loss_case(small, g.standard_normal((n, k)) * 3, g.integers(0, k, n)))
+        cases += _loss_case(small, g.standard_normal((n, k)) * 3, g.integers(0, k, n))
     for _ in range(6):
         n, k = rng.randint(2, 9), rng.randint(2, 12)
         scores = g.standard_normal((n, k)) * 300 + g.uniform(1000, 2000)  # exp overflows: no case passes unshifted
-        cases.append(_loss_case(large, scores, g.integers(0, k, n)))
+        cases += _loss_case(large, scores, g.integers(0, k, n))
     return cases
 
 
@@ -390,27 +393,33 @@ SGD_NO_DECAY = "weight decay is missing: the gradient is dw + weight_decay * w"
 SGD_VELOCITY_SIGN = "the velocity points the way the weights move: v_new = momentum * v - lr * (dw + lambda * w)"
 
 
-def _sgd_case(group, w, dw, v, lr, mu, wd):
+def _sgd_case(group, w, dw, v, lr, mu, wd, keywords=False):
+    """w_new and v_new of sgd_momentum_step, each judged as its own group (``keywords``: momentum and
+    weight_decay passed by name, and left out when they are the defaults)."""
     grad = dw + wd * w
     v_new = mu * v - lr * grad
-    variants = [((mu * w - lr * grad, v_new), SGD_ON_WEIGHTS), ((mu * w + v_new, v_new), SGD_ON_WEIGHTS),
-                ((w + mu * v - lr * (dw - wd * w), mu * v - lr * (dw - wd * w)), SGD_DECAY_SIGN),
-                ((w + mu * v - lr * dw, mu * v - lr * dw), SGD_NO_DECAY),
-                ((w + v_new, -v_new), SGD_VELOCITY_SIGN)]
+    w_wrong = [(mu * w - lr * grad, SGD_ON_WEIGHTS), (mu * w + v_new, SGD_ON_WEIGHTS),
+               (w + mu * v - lr * (dw - wd * w), SGD_DECAY_SIGN), (w + mu * v - lr * dw, SGD_NO_DECAY),
+               (w - mu * v - lr * grad, SGD_VELOCITY_SIGN)]
+    v_wrong = [(mu * v - lr * (dw - wd * w), SGD_DECAY_SIGN), (mu * v - lr * dw, SGD_NO_DECAY),
+               (-v_new, SGD_VELOCITY_SIGN), (mu * v + lr * grad, SGD_VELOCITY_SIGN)]
+    shape_hint = f"return two arrays of the parameter's shape {w.shape}"
+    judges = [("w_new", expect_array(w + v_new, w_wrong, "wrong w_new: w_new = w + v_new", [])),
+              ("v_new", expect_array(v_new, v_wrong, "wrong v_new: v_new = momentum * v - lr * (dw + weight_decay * w)"
+                                     , []))]
+    judges = [(name, _with_shape(judge, w.shape, shape_hint)) for name, judge in judges]
+    if not keywords:
+        return parts(group, "sgd_momentum_step", (w, dw, v, lr, mu, wd), {}, judges, "return the pair (w_new, v_new)")
+    kwargs = {k: value for k, value, default in (("momentum", mu, 0.9), ("weight_decay", wd, 0.0)) if value != default}
+    return parts(group, "sgd_momentum_step", (w, dw, v, lr), kwargs, judges, "return the pair (w_new, v_new)")
 
-    def judge(got):
-        pair, trouble = _pair(got, "(w_new, v_new)")
-        if trouble:
-            return trouble
-        if any(not isinstance(a, np.ndarray) or a.shape != w.shape for a in pair):
-            return f"return two arrays of the parameter's shape {w.shape}"
-        if _is_close(pair[0], w + v_new) and _is_close(pair[1], v_new):
-            return None
-        for (w_wrong, v_wrong), text in variants:
-            if _is_close(pair[0], w_wrong) and (text == SGD_ON_WEIGHTS or _is_close(pair[1], v_wrong)):
-                return text
-        return "wrong values: v_new = momentum * v - lr * (dw + weight_decay * w), w_new = w + v_new"
-    return Case(group, "sgd_momentum_step", (w, dw, v, lr, mu, wd), judge=judge)
+
+def _with_shape(judge, shape, message):
+    def judged(got):
+        if isinstance(got, np.ndarray) and got.shape != shape:
+            return message
+        return judge(got)
+    return judged
 
 
 def _sgd_cases(rng):
@@ -418,13 +427,17 @@ def _sgd_cases(rng):
     known = "the notebook's steps (v = 0; v = [1, 0]; weight decay alone)"
     randoms = "8 random steps (arrays of 1 to 4 dimensions, velocity, learning rate, momentum, weight decay)"
     w, dw = np.array([1.0, -2.0]), np.array([0.5, 0.5])
-    cases = [_sgd_case(known, w, dw, np.zeros(2), 0.1, 0.9, 0.0),
-             _sgd_case(known, w, dw, np.array([1.0, 0.0]), 0.1, 0.9, 0.0),
-             _sgd_case(known, w, np.zeros(2), np.zeros(2), 0.1, 0.9, 0.5)]
-    for _ in range(8):
+    defaults = "4 random steps with momentum and weight_decay by name, or left at their defaults (0.9 and 0)"
+    cases = (_sgd_case(known, w, dw, np.zeros(2), 0.1, 0.9, 0.0)
+             + _sgd_case(known, w, dw, np.array([1.0, 0.0]), 0.1, 0.9, 0.0)
+             + _sgd_case(known, w, np.zeros(2), np.zeros(2), 0.1, 0.9, 0.5))
+    for k in range(12):
         shape = tuple(rng.randint(1, 4) for _ in range(rng.randint(1, 4)))
-        cases.append(_sgd_case(randoms, g.standard_normal(shape), g.standard_normal(shape), g.standard_normal(shape),
-                               float(g.uniform(0.01, 0.5)), float(g.uniform(0.5, 0.99)), float(g.uniform(0.01, 0.3))))
+        mu, wd = float(g.uniform(0.5, 0.99)), float(g.uniform(0.01, 0.3))
+        if k >= 8:
+            mu, wd = (0.9 if k % 2 else mu), (0.0 if k < 10 else wd)
+        cases += _sgd_case(randoms if k < 8 else defaults, g.standard_normal(shape), g.standard_normal(shape),
+                           g.standard_normal(shape), float(g.uniform(0.01, 0.5)), mu, wd, keywords=k >= 8)
     return cases
 
 
@@ -919,7 +932,9 @@ def _structure_judge(x, p):
         if got.shape != x.shape:
             return f"the output has the shape of x, {x.shape}, not {got.shape}"
         zero = np.isclose(got, 0, rtol=0, atol=1e-12)
-        for factor, message in ((1 / (1 - p), None), (1.0, DROP_NOT_SCALED), (1 - p, DROP_MULTIPLIED)):
+        scales = [(1 / (1 - p), None), (1.0, DROP_NOT_SCALED), (1 - p, DROP_MULTIPLIED)]
+        scales += [(1 / p, DROP_KEEP_P)] if p > 0 else []
+        for factor, message in scales:
             if np.all(zero | np.isclose(got, x * factor, rtol=1e-7, atol=1e-12)):
                 if message and p > 0:
                     return message

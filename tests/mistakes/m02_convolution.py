@@ -10,7 +10,7 @@ NOTEBOOK = "convolution"
 
 def _conv_forward(size="(H - HH + 2 * pad) // stride + 1", width="(W - WW + 2 * pad) // stride + 1",
                   start="i * stride, j * stride", kernel="w[f]", value="conv_single_step(window, {kernel}, b[f])",
-                  after_images=""):
+                  after_images="", cache="(x, w, b, stride, pad)"):
     """conv_forward with the correct validation and the given pieces (expressions in the solution's names)."""
     value = value.format(kernel=kernel)
     return f'''def conv_forward(x, w, b, stride=1, pad=0):
@@ -35,7 +35,7 @@ def _conv_forward(size="(H - HH + 2 * pad) // stride + 1", width="(W - WW + 2 * 
                     top, left = {start}
                     window = x_pad[n, :, top:top + HH, left:left + WW]
                     out[n, f, i, j] = {value}
-{after_images}    return out, (x, w, b, stride, pad)
+{after_images}    return out, {cache}
 '''
 
 
@@ -89,7 +89,7 @@ _STRIDED = ("            seen = x_pad[:, :, p:p + stride * (H_out - 1) + 1:strid
             "q:q + stride * (W_out - 1) + 1:stride]\n")
 
 
-def _conv_forward_im2col(product, back):
+def _conv_forward_im2col(product, back, cache="(x, w, b, stride, pad)"):
     """conv_forward_im2col with the correct checks; ``product`` and ``back`` give out before and after reshaping."""
     return f'''def conv_forward_im2col(x, w, b, stride=1, pad=0):
     N, C, H, W = x.shape
@@ -101,7 +101,7 @@ def _conv_forward_im2col(product, back):
     W_out = (W - WW + 2 * pad) // stride + 1
     out = {product}
     out = {back}
-    return out, (x, w, b, stride, pad)
+    return out, {cache}
 '''
 
 
@@ -179,6 +179,20 @@ MISTAKES = [
     },
     # -- exercise 4: conv_backward -----------------------------------------------------------------------------------
     {
+        "id": "cache_without_stride_and_pad",
+        "cell": "conv_forward",
+        "code": _conv_forward(cache="(x, w, b)"),
+        "test_cell": "test_conv_forward",
+        "message": "the cache must carry what conv_backward needs",
+    },
+    {
+        "id": "cache_holds_the_padded_input",
+        "cell": "conv_forward",
+        "code": _conv_forward(cache="(x_pad, w, b, stride, pad)"),
+        "test_cell": "test_conv_forward",
+        "message": "cache the input x as it was given",
+    },
+    {
         "id": "dx_assigned_not_accumulated",
         "cell": "conv_backward",
         "code": _conv_backward(dx_update="="),
@@ -205,6 +219,13 @@ MISTAKES = [
         "code": _conv_backward(db="np.sum(dout, axis=(2, 3))"),
         "test_cell": "test_conv_backward",
         "message": "db is summed over the wrong axes",
+    },
+    {
+        "id": "db_averaged_not_summed",
+        "cell": "conv_backward",
+        "code": _conv_backward(db="np.mean(dout, axis=(0, 2, 3))"),
+        "test_cell": "test_conv_backward",
+        "message": "db is the SUM of dout",
     },
     {
         "id": "db_summed_over_batch_only",
@@ -333,6 +354,14 @@ def inception_3a_5x5_costs():
         "code": _conv_forward_im2col("w.reshape(F, -1) @ cols + b.reshape(F, 1)", "out.reshape(N, F, H_out, W_out)"),
         "test_cell": "test_conv_forward_im2col",
         "message": "a reshape alone mixes images and filters",
+    },
+    {
+        "id": "im2col_conv_cache_without_stride_and_pad",
+        "cell": "conv_forward_im2col",
+        "code": _conv_forward_im2col("w.reshape(F, -1) @ cols + b.reshape(F, 1)",
+                                     "out.reshape(F, N, H_out, W_out).transpose(1, 0, 2, 3)", cache="(x, w, b)"),
+        "test_cell": "test_conv_forward_im2col",
+        "message": "the cache must carry what conv_backward needs",
     },
     {
         "id": "im2col_conv_filters_flipped",  # the kernel flipped before the product (a true convolution)

@@ -45,6 +45,18 @@ _AVG_FORWARD = '''def avg_pool_forward(x, size=2, stride=2):
 '''
 
 
+_AVG_BACKWARD = '''def avg_pool_backward(dout, cache):
+    x, size, stride = cache
+    _, _, H_out, W_out = dout.shape
+    dx = np.zeros_like(x, dtype=float)
+    for i in range(H_out):
+        for j in range(W_out):
+            top, left = i * stride, j * stride
+            dx[:, :, top:top + size, left:left + size] += dout[:, :, i:i + 1, j:j + 1] / (size * size)
+    return dx
+'''
+
+
 def _max_pool_matrix(row="i * w_out + j", column="(i * s + p) * w + (j * s + q)", shape="(h_out * w_out, h * w)"):
     return f'''def max_pool_matrix(H, r, s):
     h, w = H.shape
@@ -87,6 +99,22 @@ MISTAKES = [
         "test_cell": "test_max_pool_forward",
         "message": "did you forget the stride?",
     },
+    {
+        "id": "max_pool_cache_without_size_and_stride",
+        "cell": "max_pool_forward",
+        "code": _AVG_FORWARD.replace("avg_pool_forward", "max_pool_forward").replace(".mean(", ".max(")
+                            .replace("return out, (x, size, stride)", "return out, x"),
+        "test_cell": "test_max_pool_forward",
+        "message": "the cache must carry what max_pool_backward needs",
+    },
+    {
+        "id": "max_pool_default_stride_one",
+        "cell": "max_pool_forward",
+        "code": _AVG_FORWARD.replace("avg_pool_forward(x, size=2, stride=2)", "max_pool_forward(x, size=2, stride=1)")
+                            .replace(".mean(", ".max("),
+        "test_cell": "test_max_pool_forward",
+        "message": "the defaults are size=2, stride=2",
+    },
     # -- exercise 1b: max_pool_backward ------------------------------------------------------------------------------
     {
         "id": "max_pool_dx_assigned_not_accumulated",
@@ -121,6 +149,20 @@ MISTAKES = [
 ''',
         "test_cell": "test_avg_pool",
         "message": "you forgot to divide by size*size",
+    },
+    {
+        "id": "avg_pool_divided_by_size",
+        "cell": "avg_pool",
+        "code": _AVG_FORWARD.replace(".mean(axis=(-2, -1))", ".sum(axis=(-2, -1)) / size") + _AVG_BACKWARD,
+        "test_cell": "test_avg_pool",
+        "message": "not by size",
+    },
+    {
+        "id": "avg_pool_cache_without_size_and_stride",
+        "cell": "avg_pool",
+        "code": _AVG_FORWARD.replace("return out, (x, size, stride)", "return out, (x,)") + _AVG_BACKWARD,
+        "test_cell": "test_avg_pool",
+        "message": "the cache must carry what avg_pool_backward needs",
     },
     # -- exercise 3: the pooling matrices ----------------------------------------------------------------------------
     {

@@ -188,6 +188,13 @@ def _block_back(id_, message, *changes):
 
 MISTAKES = [
     # -- exercise 1a: relu -------------------------------------------------------------------------------------------
+    _mistake("relu_backward_returns_the_mask", "relu", "test_relu", "not the mask itself", '''def relu_forward(x):
+    return np.maximum(x, 0.0), x
+
+
+def relu_backward(dout, cache):
+    return (cache > 0).astype(float)
+'''),
     _mistake("relu_gradient_at_zero_is_one", "relu", "test_relu", "use the mask x > 0, not x >= 0",
              '''def relu_forward(x):
     return np.maximum(x, 0.0), x
@@ -225,6 +232,24 @@ def relu_backward(dout, cache):
         ("momentum * running_var + (1 - momentum) * var", "(1 - momentum) * running_var + momentum * var")),
     _bn("bn_momentum_hard_coded", "read the momentum from bn_param",
         ('momentum = bn_param.get("momentum", 0.9)', "momentum = 0.9")),
+    _bn("bn_eps_hard_coded", "read eps from bn_param", ('eps = bn_param.get("eps", 1e-5)', "eps = 1e-5")),
+    _bn("bn_running_var_starts_at_zero", "running_var = ONES(C)",
+        ('bn_param.get("running_var", np.ones(C))', 'bn_param.get("running_var", np.zeros(C))')),
+    _bn("bn_running_averages_updated_in_test_mode", "update them in train mode only",
+        ('''    if mode == "train":
+        mean = x.mean(axis=(0, 2, 3))
+        var = x.var(axis=(0, 2, 3))
+        bn_param["running_mean"] = momentum * running_mean + (1 - momentum) * mean
+        bn_param["running_var"] = momentum * running_var + (1 - momentum) * var
+    else:
+        mean, var = running_mean, running_var''', '''    batch_mean = x.mean(axis=(0, 2, 3))
+    batch_var = x.var(axis=(0, 2, 3))
+    bn_param["running_mean"] = momentum * running_mean + (1 - momentum) * batch_mean
+    bn_param["running_var"] = momentum * running_var + (1 - momentum) * batch_var
+    if mode == "train":
+        mean, var = batch_mean, batch_var
+    else:
+        mean, var = running_mean, running_var''')),
     # -- exercise 1c: batchnorm_backward -----------------------------------------------------------------------------
     _bn_back("bn_dgamma_summed_over_the_wrong_axes", "dgamma has one value per channel",
              ("dbeta = dout.sum(axis=(0, 2, 3))", "dbeta = dout.sum(axis=0)"),
@@ -234,6 +259,10 @@ def relu_backward(dout, cache):
               "return dout * scale, dgamma, dbeta\n")),
     _bn_back("bn_backward_without_the_variance_path", "missing the path through the variance",
              ("dx = scale * (dout - mean_g - x_hat * mean_gx)", "dx = scale * (dout - mean_g)")),
+    _bn_back("bn_backward_dbeta_averaged", "dbeta is the SUM of dout",
+             ("dbeta = dout.sum(axis=(0, 2, 3))", "dbeta = dout.mean(axis=(0, 2, 3))")),
+    _bn_back("bn_backward_without_gamma", "dx is missing the factor gamma",
+             ("scale = (gamma / std).reshape(1, C, 1, 1)", "scale = (1 / std).reshape(1, C, 1, 1)")),
     # -- exercise 2a: residual_block_forward -------------------------------------------------------------------------
     _block("shortcut_added_after_the_final_relu", "the shortcut is added after the final ReLU",
            ('''        f = f + s
@@ -254,6 +283,12 @@ def relu_backward(dout, cache):
     _block("stride_on_the_second_conv", "belongs to the FIRST 3x3 conv",
            ('params["w1"], zeros, stride=stride, pad=1)', 'params["w1"], zeros, stride=1, pad=1)'),
            ('params["w2"], zeros, stride=1, pad=1)', 'params["w2"], zeros, stride=stride, pad=1)')),
+    _block("projection_only_at_stride_2", "or more filters even at stride 1",
+           ("project = residual and (stride != 1 or F != C)", "project = residual and stride != 1")),
+    _block("missing_projection_weights_not_rejected", "raise ValueError when they are missing",
+           ('''    if project and "ws" not in params:
+        raise ValueError("the projection shortcut needs ws, gammas, betas")
+''', "")),
     _block("projection_without_batch_norm", "the BN is missing",
            ('s, bn_s = batchnorm_forward(p, params["gammas"], params["betas"], bn_params["bns"])',
             "s, bn_s = p, None")),
@@ -262,6 +297,9 @@ def relu_backward(dout, cache):
                 ("    elif residual:\n        dx = dx + g\n", "")),
     _block_back("shortcut_gradient_skips_the_last_relu", "must pass the last ReLU's backward first",
                 ("        dx = dx + g\n", "        dx = dx + dout\n")),
+    _block_back("projection_weights_gradient_not_returned", "grads has no 'ws'",
+                ('dx_s, grads["ws"], _ = kernels.conv_backward(dp, conv_s)',
+                 "dx_s, _, _ = kernels.conv_backward(dp, conv_s)")),
     # -- exercise 3: stack_gradient_norms ----------------------------------------------------------------------------
     _mistake("stack_norms_listed_from_the_output_down", "stack_gradient_norms", "test_stack_gradient_norms",
              "the list runs from the input up", '''def stack_gradient_norms(x, blocks, dout, residual=True):
@@ -290,9 +328,20 @@ def relu_backward(dout, cache):
              _wrong(_CONV_COUNTS,
                     ("H_out = (H - size + 2 * pad) // stride + 1", "H_out = -(-(H - size + 2 * pad) // stride) + 1"),
                     ("W_out = (W - size + 2 * pad) // stride + 1", "W_out = -(-(W - size + 2 * pad) // stride) + 1"))),
+    _mistake("conv_padding_ignored", "conv_counts", "test_conv_counts", "the padding enlarges the input",
+             _wrong(_CONV_COUNTS,
+                    ("H_out = (H - size + 2 * pad) // stride + 1", "H_out = (H - size) // stride + 1"),
+                    ("W_out = (W - size + 2 * pad) // stride + 1", "W_out = (W - size) // stride + 1"))),
+    _mistake("conv_macs_count_the_bias_additions", "conv_counts", "test_conv_counts", "not the bias additions",
+             _wrong(_CONV_COUNTS, ("params, H_out * W_out * weights", "params, H_out * W_out * (weights + filters)"))),
     _mistake("pool_stride_defaults_to_one", "pool_fc_counts", "test_pool_fc_counts", "stride=None means stride = size",
              _wrong(_POOL_FC_COUNTS,
                     ("stride = size if stride is None else stride", "stride = 1 if stride is None else stride"))),
+    _mistake("fc_bias_counted_always", "pool_fc_counts", "test_pool_fc_counts", "bias=False: no biases",
+             _wrong(_POOL_FC_COUNTS, ("D * units + (units if bias else 0)", "D * units + units"))),
+    _mistake("global_pool_not_handled", "pool_fc_counts", "test_pool_fc_counts", "size=None is global pooling",
+             _wrong(_POOL_FC_COUNTS, ("    if size is None:\n        return (C, 1, 1), 0, 0\n",
+                                      "    size = size or 1\n"))),
     _mistake("fc_input_not_flattened", "pool_fc_counts", "test_pool_fc_counts", "flatten the whole input",
              _wrong(_POOL_FC_COUNTS, ("D = int(np.prod(in_shape))", "D = in_shape[0]"))),
     # -- exercise 6: blocks and Inception ----------------------------------------------------------------------------
@@ -309,6 +358,19 @@ def relu_backward(dout, cache):
                                     "bn=True)"),
                     ("conv_counts(shape, width, 3, stride=stride, pad=1, bias=False, bn=True)",
                      "conv_counts(shape, width, 3, pad=1, bias=False, bn=True)"))),
+    _mistake("bottleneck_expansion_hard_coded", "block_counts", "test_block_counts",
+             "read expansion from the arguments", _BLOCK_COUNTS.replace("expansion * width", "4 * width")),
+    _mistake("projection_counted_for_every_block", "block_counts", "test_block_counts",
+             "the shapes match: the shortcut is the identity",
+             _wrong(_BLOCK_COUNTS, ("    if out != in_shape:\n        _, ps, ms = conv_counts(in_shape, filters",
+                                    "    if True:\n        _, ps, ms = conv_counts(in_shape, filters"))),
+    _mistake("inception_output_depth_counts_the_reductions", "inception_counts", "test_inception_counts",
+             "the reduce convs feed the 3x3 and 5x5 convs",
+             _wrong(_INCEPTION_COUNTS, ("depth = c1 + c3 + c5 + pool_proj",
+                                        "depth = c1 + c3_reduce + c3 + c5_reduce + c5 + pool_proj"))),
+    _mistake("naive_inception_with_reductions", "inception_counts", "test_inception_counts",
+             "reduce=False: no 1x1 reductions",
+             _wrong(_INCEPTION_COUNTS, ("    if reduce:\n        layers", "    if True:\n        layers"))),
     _mistake("inception_pool_projection_forgotten", "inception_counts", "test_inception_counts",
              "the pool branch has its 1x1 projection conv",
              _wrong(_INCEPTION_COUNTS, (", (in_shape, pool_proj, 1, 0)]", "]"))),

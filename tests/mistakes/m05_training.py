@@ -41,6 +41,8 @@ MISTAKES = [
     _mistake("channel_stats_mean_of_per_image_std", "channel_stats", "test_channel_stats",
              "not the mean of per-image stds",
              ("x.std(axis=(0, 2, 3))", "x.std(axis=(2, 3)).mean(axis=0)")),
+    _mistake("channel_stats_sample_std", "channel_stats", "test_channel_stats", "the population std",
+             ("x.std(axis=(0, 2, 3))", "x.std(axis=(0, 2, 3), ddof=1)")),
     # -- exercise 2: the models --------------------------------------------------------------------------------------
     _mistake("vgg_conv_with_bias_before_batchnorm", "build_models", "test_models", "has no bias: bias=False",
              ("Conv2d(in_ch, width, 3, pad=1, bias=False, rng=rng)", "Conv2d(in_ch, width, 3, pad=1, rng=rng)")),
@@ -57,6 +59,8 @@ MISTAKES = [
              ("shifted = scores - scores.max(axis=1, keepdims=True)", "shifted = scores")),
     _mistake("loss_gradient_not_divided_by_n", "softmax_loss", "test_softmax_loss", "divide by N",
              ("return float(loss), dscores / n", "return float(loss), dscores")),
+    _mistake("dscores_without_the_one_hot", "softmax_loss", "test_softmax_loss", "subtract 1 at the true class",
+             ("    dscores[np.arange(n), y] -= 1\n", "")),
     # -- exercise 4: the gradient check ------------------------------------------------------------------------------
     _mistake("numerical_gradient_one_sided", "gradient_check", "test_gradient_check", "use the centred difference",
              ("x[i] = old - h", "x[i] = old"),
@@ -71,6 +75,12 @@ MISTAKES = [
     _mistake("weight_decay_with_the_wrong_sign", "sgd_momentum_step", "test_sgd_momentum_step",
              "weight decay ADDS lambda * w",
              ("(dw + weight_decay * w)\n", "(dw - weight_decay * w)\n")),
+    _mistake("weight_decay_forgotten", "sgd_momentum_step", "test_sgd_momentum_step", "weight decay is missing",
+             ("(dw + weight_decay * w)\n", "dw\n")),
+    _mistake("velocity_with_the_wrong_sign", "sgd_momentum_step", "test_sgd_momentum_step",
+             "the velocity points the way the weights move",
+             ("    v = momentum * v - lr * (dw + weight_decay * w)\n    return w + v, v",
+              "    v = momentum * v + lr * (dw + weight_decay * w)\n    return w - v, v")),
     # -- exercise 6: fit_batch ---------------------------------------------------------------------------------------
     _mistake("fit_batch_weight_decay_on_biases", "fit_batch", "test_fit_batch", "for the weights (key 'w') only",
              ('decay = weight_decay if key == "w" else 0.0', "decay = weight_decay")),
