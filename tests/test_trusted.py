@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from autograder import references
-from autograder.course import SOLUTIONS, assignments
+from autograder.course import SOLUTIONS, assignments, is_autograded
 from autograder.references._common import Case, expect, expect_raises, problem
 from autograder.guard import DELEGATED, SWITCHED_OFF
 from autograder.outcomes import cell_outcome
@@ -25,7 +25,7 @@ def test_every_graded_cell_has_the_graders_checks(assignment):
     cases = references.load(assignment).cases(random.Random(1))
     for path in (SOLUTIONS / assignment).glob("*.ipynb"):
         graded = [c.metadata["nbgrader"]["grade_id"] for c in nbformat.read(path, as_version=4).cells
-                  if c.metadata.get("nbgrader", {}).get("grade")]
+                  if is_autograded(c)]  # the written answers are graded by hand
         assert graded and set(graded) <= set(cases)
         for grade_id in graded:
             assert cases[grade_id] and all(case.judge for case in cases[grade_id])
