@@ -234,8 +234,12 @@ def test_stripped_metadata_is_graded_on_what_the_functions_return(graded):
 
 def test_a_submission_past_its_time_is_killed_and_still_gets_rows_and_feedback(tmp_path):
     (notebook, release), = notebooks_of(NOTEBOOKS / FAULT_ASSIGNMENT).items()
-    write_submission(tmp_path / "subs", "slow", FAULT_ASSIGNMENT,
-                     {notebook: fill_release(release, SOLUTIONS / FAULT_ASSIGNMENT / release.name)})
+    source = SOLUTIONS / FAULT_ASSIGNMENT / release.name
+    first = next(c for c in fill_release(release, source).cells if c.metadata.get("nbgrader", {}).get("solution")
+                 and c.cell_type == "code")
+    slow = fill_release(release, source, {first.metadata.nbgrader.grade_id: "import time\ntime.sleep(30)\n"
+                                                                             + first.source})
+    write_submission(tmp_path / "subs", "slow", FAULT_ASSIGNMENT, {notebook: slow})
     rows = grade(tmp_path / "subs", out=tmp_path / "out", jobs=1, settings=Settings(submission_timeout=3),
                  progress=False)
     assert rows and all(r["status"] == "timeout" and "3 s" in r["reason"] for r in rows if not by_hand(r))
