@@ -1,8 +1,8 @@
 """Grading throughput on a mixed class of all five assignments, all in one run on this machine: this grader with 1
-and 2 local Dask workers and on a loopback Dask cluster (a scheduler and two worker processes), without a sandbox,
-the grader before bubblewrap and Dask, and nbgrader's own serial CLI; plus the start of one sealed kernel.
+and 2 local Dask workers and on a loopback Dask cluster (a scheduler and two worker processes), without a
+sandbox, and nbgrader's own serial CLI; plus the start of one sealed kernel.
 
-    python bench/grading_throughput.py [--students 4] [--repeat 3] [--baseline COMMIT] [--no-nbgrader]
+    python bench/grading_throughput.py [--students 4] [--repeat 3] [--no-nbgrader]
 
 Every student hands in every assignment: a third perfect, some blank, the rest one corpus mistake each. Timed,
 interleaved in each repeat so that the machine's load falls on all alike (medians are reported):
@@ -11,12 +11,11 @@ interleaved in each repeat so that the machine's load falls on all alike (median
   switched off, which also stops 04's and 05's quick training runs early);
 - ``cluster2``: the same through ``--scheduler-file`` on a loopback cluster of two one-thread worker processes;
 - ``no_sandbox``: ``--jobs 2 --no-sandbox`` (the kernel sees the real helpers, so the training runs run);
-- ``baseline``: the grader of ``--baseline`` (default ``169d2e9``: its own worker pool and the ctypes namespace
-  sandbox) from a git worktree, ``--jobs 2``, same Python, same helpers;
 - ``nbgrader``: ``nbgrader autograde`` + ``generate_feedback``, serial, per assignment, no sandbox.
 
 The cost of the sandbox itself is measured apart, as the time to start a Python that imports numpy and helpers:
-under bubblewrap, under the baseline's namespace sandbox and under no sandbox (``--starts`` of each).
+under bubblewrap and under no sandbox (``--starts`` of each). (An older grader is no baseline here: it
+grades today's notebooks against its own, older course and fails them in a second.)
 
 Prints a table and writes bench/results/grading_throughput.json.
 """
@@ -55,9 +54,6 @@ if mode == "bubblewrap":
     connection.chmod(0o644)
     argv = command([sys.executable, "-c", script], helpers_dir=HELPERS, helpers_source=HELPERS, inputs=[],
                    connection_file=connection, work=work)
-elif mode == "namespaces":  # the baseline's launcher (its own autograder package is first on PYTHONPATH)
-    argv = [sys.executable, "-m", "autograder.sandbox", "--hide", str(work), "--mem-mb", "4096", "--",
-            sys.executable, "-c", script]
 else:
     argv = [sys.executable, "-c", script]
 start = time.perf_counter()
@@ -67,8 +63,8 @@ print(time.perf_counter() - start)
 
 
 def sealed_start(cwd, mode):
-    """Seconds to start a Python that imports numpy and helpers, sealed (``mode``: bubblewrap; namespaces = the
-    baseline's ctypes sandbox; none): what the sandbox adds to every kernel's start."""
+    """Seconds to start a Python that imports numpy and helpers, sealed (``mode``: bubblewrap or none): what the
+    sandbox adds to every kernel's start."""
     env = {**os.environ, "PYTHONPATH": str(cwd)}
     done = subprocess.run([sys.executable, "-c", SEALED_START, mode], cwd=cwd, env=env, check=True,
                           capture_output=True, text=True)
@@ -139,18 +135,11 @@ def time_nbgrader(subs, course):
     return time.perf_counter() - start
 
 
-def baseline_checkout(commit, where):
-    subprocess.run(["git", "worktree", "add", "--detach", str(where), commit], cwd=ROOT, check=True,
-                   capture_output=True)
-    return where
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--students", type=int, default=4)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--starts", type=int, default=10, help="sealed Python starts per sandbox")
-    parser.add_argument("--baseline", default="169d2e9")
     parser.add_argument("--no-nbgrader", action="store_true", help="leave out serial nbgrader (slow)")
     args = parser.parse_args()
     grader = [sys.executable, "-m", "autograder", "grade"]
@@ -158,21 +147,19 @@ def main():
         tmp = Path(tmp)
         subs = tmp / "submissions"
         notebooks = make_class(subs, args.students)
-        old = baseline_checkout(args.baseline, tmp / "baseline")
         cluster = LoopbackCluster(tmp)
         variants = {
             "jobs1": (ROOT, ["--jobs", "1"]),
             "jobs2": (ROOT, ["--jobs", "2"]),
             "cluster2": (ROOT, ["--scheduler-file", str(cluster.file)]),
             "no_sandbox": (ROOT, ["--jobs", "2", "--no-sandbox"]),
-            "baseline": (old, ["--jobs", "2"]),
         }
         times = {name: [] for name in list(variants) + ([] if args.no_nbgrader else ["nbgrader"])}
-        starts = {"bubblewrap": [], "namespaces": [], "none": []}
+        starts = {"bubblewrap": [], "none": []}
         try:
             for _ in range(args.starts):
                 for mode in starts:
-                    starts[mode].append(sealed_start(old if mode == "namespaces" else ROOT, mode))
+                    starts[mode].append(sealed_start(ROOT, mode))
             for r in range(args.repeat):
                 for name, (cwd, extra) in variants.items():
                     start = time.perf_counter()
@@ -185,18 +172,16 @@ def main():
                       file=sys.stderr, flush=True)
         finally:
             cluster.close()
-            subprocess.run(["git", "worktree", "remove", "--force", str(old)], cwd=ROOT, capture_output=True)
     median = {name: statistics.median(t) for name, t in times.items()}
     start_median = {mode: statistics.median(t) for mode, t in starts.items()}
     result = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or 'cpu'}, "
                    f"Python {platform.python_version()}",
         "class": f"{args.students} students x {len(assignments())} assignments = {notebooks} notebooks",
-        "repeat": args.repeat, "baseline": args.baseline,
+        "repeat": args.repeat,
         "seconds_median": median, "seconds_all": times,
         "notebooks_per_minute": {name: notebooks * 60 / m for name, m in median.items()},
         "sealed_start_seconds_median": start_median, "sealed_start_seconds_all": starts,
-        "sandbox_start_cost_vs_baseline": start_median["bubblewrap"] / start_median["namespaces"] - 1,
     }
     print(f"{'grader':28} {'median s':>9} {'notebooks/min':>14}")
     for name in times:
