@@ -57,6 +57,7 @@ STATS_OVERFLOW = "compute in float64: squares of uint8 values overflow (wrap aro
 
 
 def _stats_case(group, images):
+    """Cases for channel_stats(images): the mean and the std judged as their own groups."""
     x = images.astype(np.float64) / 255
     c = images.shape[1]
     per_channel = x.transpose(1, 0, 2, 3).reshape(c, -1)
@@ -68,23 +69,24 @@ def _stats_case(group, images):
                 ((mean, per_channel.std(axis=1, ddof=1)), STATS_DDOF),
                 ((mean, np.sqrt(np.maximum(wrapped / 255**2 - mean**2, 0))), STATS_OVERFLOW)]
 
-    def judge(got):
-        pair, trouble = _pair(got, "(mean, std)")
-        if trouble:
-            return trouble
-        if any(not isinstance(a, np.ndarray) or a.dtype.kind not in "biuf" for a in pair):
-            return "return two NumPy arrays of numbers"
-        if any(a.shape != (c,) for a in pair):
-            if all(a.size == 1 for a in pair):
-                return STATS_ALL_CHANNELS
-            return f"mean and std must have shape (C,) = ({c},)"
-        if _is_close(pair[0], mean) and _is_close(pair[1], std):
-            return None
-        for (m, s), text in variants:
-            if _is_close(pair[0], m) and _is_close(pair[1], s, rtol=1e-7):
-                return text
-        return "wrong values: the mean and std of each channel over all images and pixels, divided by 255"
-    return Case(group, "channel_stats", (images,), judge=judge)
+    def stat(name, expected, wrong):
+        """The judge of the returned ``name`` (mean or std): ``wrong`` are (value, message) of known mistakes."""
+        def judge(got):
+            if not isinstance(got, np.ndarray) or got.dtype.kind not in "biuf":
+                return f"return {name} as a NumPy array of numbers"
+            if got.shape != (c,):
+                return STATS_ALL_CHANNELS if got.size == 1 else f"{name} must have shape (C,) = ({c},)"
+            if _is_close(got, expected):
+                return None
+            texts = [text for value, text in wrong if _is_close(got, value, rtol=1e-7)]
+            return texts[0] if texts else (f"wrong {name}: the {name} of each channel over all images and pixels, "
+                                           "divided by 255")
+        return judge
+
+    return parts(group, "channel_stats", (images,), {},
+                 [("mean", stat("mean", mean, [(m, text) for (m, _), text in variants[:1]])),
+                  ("std", stat("std", std, [(sd, text) for (_, sd), text in variants]))],
+                 "return the pair (mean, std)")
 
 
 def _stats_cases(rng):
@@ -93,11 +95,11 @@ def _stats_cases(rng):
     known[:, 0] = 255
     known[1, 1] = 255
     randoms = "8 random uint8 batches (N > 1, 1 to 4 channels, non-square, bright pixels near 255)"
-    cases = [_stats_case("the notebook's red/green/blue batch", known)]
+    cases = _stats_case("the notebook's red/green/blue batch", known)
     for k in range(8):
         shape = (rng.randint(2, 5), rng.randint(1, 4), rng.randint(3, 7), rng.randint(3, 7))
         low = 200 if k % 2 else 0
-        cases.append(_stats_case(randoms, g.integers(low, 256, shape).astype(np.uint8)))
+        cases += _stats_case(randoms, g.integers(low, 256, shape).astype(np.uint8))
     bad = "anything but a uint8 (N, C, H, W) array is rejected with TypeError"
     hint = "raise TypeError unless images is a uint8 array with 4 dimensions"
     for wrong in (g.random((2, 3, 4, 4)), g.integers(0, 256, (3, 4, 4)).astype(np.uint8),
@@ -723,30 +725,39 @@ def _losses(scores, y):
 
 
 def _evaluate_case(group, params, x, y, batch_size):
+    """Cases for evaluate_tiny_bn_net: the loss and the accuracy judged as their own groups."""
     scores = _tiny_bn_scores(params, x)
     loss, acc = float(_losses(scores, y).mean()), float((scores.argmax(axis=1) == y).mean())
     batches = range(0, len(x), batch_size)
     train_scores = np.concatenate([_tiny_bn_scores(params, x[i:i + batch_size], "train") for i in batches])
     batch_means = float(np.mean([_losses(scores[i:i + batch_size], y[i:i + batch_size]).mean() for i in batches]))
 
-    def judge(got):
-        pair, trouble = _pair(got, "(loss, accuracy)")
-        if trouble:
-            return trouble
-        if any(type(v) not in (float, int) for v in pair):
-            return "evaluate must return two numbers"
-        got_loss, got_acc = pair
-        loss_ok = math.isclose(got_loss, loss, rel_tol=1e-5)
-        if loss_ok and math.isclose(got_acc, acc, abs_tol=1e-9):
+    train_acc = float((train_scores.argmax(axis=1) == y).mean())
+
+    def loss_judge(got):
+        if type(got) not in (float, int):
+            return "evaluate must return the loss as a number"
+        if math.isclose(got, loss, rel_tol=1e-5):
             return None
-        if math.isclose(got_loss, float(_losses(train_scores, y).mean()), rel_tol=1e-5):
+        if math.isclose(got, float(_losses(train_scores, y).mean()), rel_tol=1e-5):
             return EVAL_TRAIN_MODE
-        if math.isclose(got_loss, batch_means, rel_tol=1e-5):
+        if math.isclose(got, batch_means, rel_tol=1e-5):
             return EVAL_BATCH_MEANS
-        if loss_ok and math.isclose(got_acc, acc * len(x), abs_tol=1e-9):
+        return "wrong loss: the mean softmax loss over the images, each image counted once"
+
+    def accuracy_judge(got):
+        if type(got) not in (float, int):
+            return "evaluate must return the accuracy as a number"
+        if math.isclose(got, acc, abs_tol=1e-9):
+            return None
+        if math.isclose(got, acc * len(x), abs_tol=1e-9):
             return EVAL_COUNT
-        return "wrong loss or accuracy: the mean softmax loss over the images and the fraction classified right"
-    return Case(group, "evaluate_tiny_bn_net", (params, x, y, batch_size), judge=judge)
+        if math.isclose(got, train_acc, abs_tol=1e-9):
+            return EVAL_TRAIN_MODE
+        return "wrong accuracy: the fraction of the images classified right"
+
+    return parts(group, "evaluate_tiny_bn_net", (params, x, y, batch_size), {},
+                 [("loss", loss_judge), ("accuracy", accuracy_judge)], "return the pair (loss, accuracy)")
 
 
 def _evaluate_cases(rng):
@@ -765,7 +776,7 @@ def _evaluate_cases(rng):
                   "1.running_var": g.uniform(0.2, 4, f).astype(np.float32).astype(np.float64),
                   "4.w": g.standard_normal((f, k)) * 2, "4.b": g.standard_normal(k) * 0.1}
         x = g.standard_normal((n, c, rng.randint(3, 6), rng.randint(3, 6)))
-        cases.append(_evaluate_case(group, params, x, g.integers(0, k, n), batch_size))
+        cases += _evaluate_case(group, params, x, g.integers(0, k, n), batch_size)
     return cases
 
 
