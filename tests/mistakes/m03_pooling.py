@@ -137,16 +137,7 @@ MISTAKES = [
     {
         "id": "avg_pool_backward_not_divided",
         "cell": "avg_pool",
-        "code": _AVG_FORWARD + '''def avg_pool_backward(dout, cache):
-    x, size, stride = cache
-    _, _, H_out, W_out = dout.shape
-    dx = np.zeros_like(x, dtype=float)
-    for i in range(H_out):
-        for j in range(W_out):
-            top, left = i * stride, j * stride
-            dx[:, :, top:top + size, left:left + size] += dout[:, :, i:i + 1, j:j + 1]
-    return dx
-''',
+        "code": _AVG_FORWARD + _AVG_BACKWARD.replace(" / (size * size)", ""),
         "test_cell": "test_avg_pool",
         "message": "you forgot to divide by size*size",
     },
