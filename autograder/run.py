@@ -45,6 +45,11 @@ class CourseMismatch(RuntimeError):
     """This worker has another version of the course than the task was made with."""
 
 
+# tarfile's "data" filter (no links out, no special files) exists from Python 3.11.4 on; Debian 12's Python is 3.11.2.
+# The template is the grader's own (build_template), so older Pythons extract it without the filter.
+SAFE_EXTRACT = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+
+
 class _Workspace:
     """This process's scratch space: one prepared course per assignment, kept for the next submissions."""
 
@@ -60,12 +65,18 @@ class _Workspace:
         """(template course folder, helpers the kernel sees, matplotlib font cache, fingerprints of the course code
         off limits) for assignment ``name``, from the bytes of ``build_template`` (made here when None)."""
         if name not in self.prepared:
-            folder = self.root / "templates" / name
-            folder.mkdir(parents=True)
-            with tarfile.open(fileobj=io.BytesIO(template or build_template(name, self.version))) as tar:
-                tar.extractall(folder, filter="data")
-            helpers = prepare_helpers(HELPERS, name, self.root / "helpers" / name / "helpers")
-            self.prepared[name] = (folder, helpers, _matplotlib_cache(), course_fingerprints(HELPERS, name))
+            folder, helpers_copy = self.root / "templates" / name, self.root / "helpers" / name
+            try:
+                folder.mkdir(parents=True)
+                with tarfile.open(fileobj=io.BytesIO(template or build_template(name, self.version))) as tar:
+                    tar.extractall(folder, **SAFE_EXTRACT)
+                helpers = prepare_helpers(HELPERS, name, helpers_copy / "helpers")
+                self.prepared[name] = (folder, helpers, _matplotlib_cache(), course_fingerprints(HELPERS, name))
+            except BaseException:
+                # nothing half made stays behind: the next submission tries again and fails with its own error
+                shutil.rmtree(folder, ignore_errors=True)
+                shutil.rmtree(helpers_copy, ignore_errors=True)
+                raise
         return self.prepared[name]
 
 

@@ -6,12 +6,14 @@ import os
 import signal
 import subprocess
 import sys
+import tarfile
 import threading
 import time
 
 import nbformat
 import pytest
 
+from autograder import run
 from autograder.course import NOTEBOOKS, REPO_ROOT, SOLUTIONS
 from autograder.grade import grade
 from autograder.outcomes import NEEDS_MANUAL
@@ -181,3 +183,13 @@ def test_ctrl_c_stops_the_run_and_writes_what_was_graded_marked_partial(tmp_path
     while sandboxes() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not sandboxes(), "a sealed kernel of the interrupted run is still running"
+
+
+def test_a_failed_preparation_is_tried_again_with_its_own_error(monkeypatch):
+    """A worker whose preparation of an assignment failed leaves nothing half made: the next submission gets the
+    same error again, not a FileExistsError about the leftovers."""
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", os.environ.get("JUPYTER_RUNTIME_DIR", ""))  # restored afterwards
+    space = run._Workspace()
+    for _ in range(2):
+        with pytest.raises(tarfile.ReadError):
+            space.assignment(FAULT_ASSIGNMENT, b"not a template")
