@@ -10,12 +10,14 @@ interleaved in each repeat so that the machine's load falls on all alike (median
 - ``jobs1``, ``jobs2``: ``python -m autograder grade --jobs N`` as shipped (bubblewrap, the course's answers
   switched off, which also stops 04's and 05's quick training runs early);
 - ``cluster2``: the same through ``--scheduler-file`` on a loopback cluster of two one-thread worker processes;
-- ``no_sandbox``: ``--jobs 2 --no-sandbox`` (the kernel sees the real helpers, so the training runs run);
+- ``jobs1_no_sandbox``, ``no_sandbox``: ``--jobs 1`` and ``--jobs 2`` with ``--no-sandbox`` (the kernel sees the
+  real helpers, so the quick training runs run to their end: these do a little more work);
 - ``nbgrader``: ``nbgrader autograde`` + ``generate_feedback``, serial, per assignment, no sandbox.
 
 The cost of the sandbox itself is measured apart, as the time to start a Python that imports numpy and helpers:
-under bubblewrap and under no sandbox (``--starts`` of each). (An older grader is no baseline here: it
-grades today's notebooks against its own, older course and fails them in a second.)
+under bubblewrap, under the sandbox bubblewrap replaced (the stdlib mount-namespace launcher of commit
+``--baseline``, taken from git) and under no sandbox (``--starts`` of each). (The older grader as a whole is no
+baseline here: it grades today's notebooks against its own, older course and fails them in a second.)
 
 Prints a table and writes bench/results/grading_throughput.json.
 """
@@ -54,6 +56,9 @@ if mode == "bubblewrap":
     connection.chmod(0o644)
     argv = command([sys.executable, "-c", script], helpers_dir=HELPERS, helpers_source=HELPERS, inputs=[],
                    connection_file=connection, work=work)
+elif mode == "namespaces":  # the replaced launcher: its package is first on PYTHONPATH
+    argv = [sys.executable, "-m", "autograder.sandbox", "--hide", str(work), "--mem-mb", "4096", "--",
+            sys.executable, "-c", script]
 else:
     argv = [sys.executable, "-c", script]
 start = time.perf_counter()
@@ -62,13 +67,25 @@ print(time.perf_counter() - start)
 """
 
 
-def sealed_start(cwd, mode):
-    """Seconds to start a Python that imports numpy and helpers, sealed (``mode``: bubblewrap or none): what the
-    sandbox adds to every kernel's start."""
-    env = {**os.environ, "PYTHONPATH": str(cwd)}
-    done = subprocess.run([sys.executable, "-c", SEALED_START, mode], cwd=cwd, env=env, check=True,
+def sealed_start(mode, launcher):
+    """Seconds to start a Python that imports numpy and helpers, sealed (``mode``: bubblewrap, namespaces = the
+    replaced launcher in the folder ``launcher``, or none): what the sandbox adds to every kernel's start."""
+    path = [str(launcher)] if mode == "namespaces" else []
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path + [str(ROOT)])}
+    done = subprocess.run([sys.executable, "-c", SEALED_START, mode], cwd=ROOT, env=env, check=True,
                           capture_output=True, text=True)
     return float(done.stdout.strip().splitlines()[-1])
+
+
+def old_launcher(folder, commit):
+    """The sandbox launcher of ``commit`` (stdlib only) as a package ``autograder`` in ``folder``."""
+    package = Path(folder) / "autograder"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    code = subprocess.run(["git", "show", f"{commit}:autograder/sandbox.py"], cwd=ROOT, check=True,
+                          capture_output=True, text=True).stdout
+    (package / "sandbox.py").write_text(code)
+    return folder
 
 
 class LoopbackCluster:
@@ -140,6 +157,7 @@ def main():
     parser.add_argument("--students", type=int, default=4)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--starts", type=int, default=10, help="sealed Python starts per sandbox")
+    parser.add_argument("--baseline", default="169d2e9", help="commit of the replaced sandbox launcher")
     parser.add_argument("--no-nbgrader", action="store_true", help="leave out serial nbgrader (slow)")
     args = parser.parse_args()
     grader = [sys.executable, "-m", "autograder", "grade"]
@@ -147,19 +165,21 @@ def main():
         tmp = Path(tmp)
         subs = tmp / "submissions"
         notebooks = make_class(subs, args.students)
+        launcher = old_launcher(tmp / "old-launcher", args.baseline)
         cluster = LoopbackCluster(tmp)
         variants = {
             "jobs1": (ROOT, ["--jobs", "1"]),
             "jobs2": (ROOT, ["--jobs", "2"]),
             "cluster2": (ROOT, ["--scheduler-file", str(cluster.file)]),
+            "jobs1_no_sandbox": (ROOT, ["--jobs", "1", "--no-sandbox"]),
             "no_sandbox": (ROOT, ["--jobs", "2", "--no-sandbox"]),
         }
         times = {name: [] for name in list(variants) + ([] if args.no_nbgrader else ["nbgrader"])}
-        starts = {"bubblewrap": [], "none": []}
+        starts = {"bubblewrap": [], "namespaces": [], "none": []}
         try:
             for _ in range(args.starts):
                 for mode in starts:
-                    starts[mode].append(sealed_start(ROOT, mode))
+                    starts[mode].append(sealed_start(mode, launcher))
             for r in range(args.repeat):
                 for name, (cwd, extra) in variants.items():
                     start = time.perf_counter()
@@ -178,16 +198,20 @@ def main():
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or 'cpu'}, "
                    f"Python {platform.python_version()}",
         "class": f"{args.students} students x {len(assignments())} assignments = {notebooks} notebooks",
-        "repeat": args.repeat,
+        "repeat": args.repeat, "baseline": args.baseline,
         "seconds_median": median, "seconds_all": times,
         "notebooks_per_minute": {name: notebooks * 60 / m for name, m in median.items()},
         "sealed_start_seconds_median": start_median, "sealed_start_seconds_all": starts,
+        "sandbox_cost": {"jobs1": median["jobs1"] / median["jobs1_no_sandbox"] - 1,
+                         "jobs2": median["jobs2"] / median["no_sandbox"] - 1,
+                         "sealed_start_vs_replaced": start_median["bubblewrap"] / start_median["namespaces"] - 1},
     }
     print(f"{'grader':28} {'median s':>9} {'notebooks/min':>14}")
     for name in times:
         print(f"{name:28} {median[name]:9.1f} {result['notebooks_per_minute'][name]:14.1f}")
     print("a sealed Python importing numpy and helpers, median s: "
           + ", ".join(f"{k} {v:.3f}" for k, v in start_median.items()))
+    print("the sandbox's cost: " + ", ".join(f"{k} {v:+.1%}" for k, v in result["sandbox_cost"].items()))
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / "grading_throughput.json").write_text(json.dumps(result, indent=2) + "\n")
