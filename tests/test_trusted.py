@@ -12,7 +12,7 @@ import pytest
 
 from autograder import references
 from autograder.course import SOLUTIONS, assignments, is_autograded
-from autograder.references._common import Case, expect, expect_raises, problem
+from autograder.references._common import Case, expect, expect_raises, parts, problem
 from autograder.guard import DELEGATED, SWITCHED_OFF
 from autograder.outcomes import cell_outcome
 from autograder.trusted import NO_RESULTS, judge_cell, read_results, write_inputs
@@ -170,6 +170,22 @@ def test_kernel_side_records_what_the_functions_return(tmp_path, monkeypatch):
     assert isinstance(results[2], Raised) and results[2].name == "NameError"
 
 
+def test_a_call_judged_in_parts_runs_once_in_the_kernel(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_inputs({"test_f": parts("g", "f", (2,), {}, [("a", expect(2)), ("b", expect(3))], "a pair")
+                  + [Case("h", "f", (5,))]}, tmp_path)
+    calls = []
+
+    def f(n):
+        calls.append(n)
+        return (n, n + 1)
+
+    with TestCell(points=1) as t:
+        t.record_for_grader({"f": f}, "test_f")
+    assert calls == [2, 5]
+    assert read_results(tmp_path, "test_f", 3) == [(2, 3), (2, 3), (5, 6)]
+
+
 def test_an_exception_carries_the_line_of_the_notebook_cell_that_raised_it():
     source = "def f(x):\n    y = x + 1\n    return y['key']\n"
     linecache.cache["<cell answer>"] = (len(source), None, source.splitlines(True), "<cell answer>")
@@ -192,7 +208,7 @@ def test_only_an_exception_may_carry_a_third_key():
 
 
 def test_each_value_of_a_returned_tuple_is_judged_as_its_own_group():
-    from autograder.references._common import expect_array, parts
+    from autograder.references._common import expect_array
     right = (np.ones(2), np.zeros(3))
     cases = parts("random case", "f", (), {}, [("dx", expect_array(right[0], hint="dx is wrong")),
                                                ("db", expect_array(right[1], hint="db is wrong"))], "return (dx, db)")

@@ -32,16 +32,6 @@ ASSIGNMENT = "05_training"
 PASS_ACCURACY = 0.55
 
 
-def _pair(got, names="(a, b)"):
-    """``got`` as a 2-list, or a message."""
-    trouble = problem(got)
-    if trouble:
-        return None, trouble
-    if not isinstance(got, (tuple, list)) or len(got) != 2:
-        return None, f"return the pair {names}"
-    return list(got), None
-
-
 def _is_close(got, expected, rtol=1e-9, atol=1e-12):
     return (isinstance(got, np.ndarray) and got.shape == expected.shape and got.dtype.kind in "biuf"
             and bool(np.allclose(got, expected, rtol=rtol, atol=atol)))
@@ -308,6 +298,7 @@ NUMGRAD_ONE_SIDED = ("use the centred difference (f(x + h e_i) - f(x - h e_i)) /
                      "is off by about h times the second derivative")
 NUMGRAD_HALF = "the centred difference divides by 2h, not h"
 NUMGRAD_NOT_RESTORED = "put every entry back (x[i] = old) before moving to the next one"
+NUMGRAD_FIXED_STEP = "use the step h you are given (the argument h), not a fixed step of your own"
 
 
 def _function(name, c):
@@ -331,14 +322,21 @@ def _variant_gradient(name, x, c, h=1e-5, one_sided=False, restore=True):
     return grad
 
 
-def _numgrad_case(group, name, x, c):
+def _numgrad_case(group, name, x, c, h=None):
+    """A case of numerical_gradient_of; h None leaves the student's default step (judged against the exact
+    gradient), a given h is judged against the centred difference with that step."""
     if name == "cubic":
         exact = 3 * c * x ** 2
     else:
         e = np.exp(c * x - np.max(c * x))
         exact = c * e / e.sum()
-    variants = [(_variant_gradient(name, x, c, one_sided=True), NUMGRAD_ONE_SIDED),
-                (exact * 2, NUMGRAD_HALF), (_variant_gradient(name, x, c, restore=False), NUMGRAD_NOT_RESTORED)]
+    step = {} if h is None else {"h": h}
+    expected = exact if h is None else _variant_gradient(name, x, c, h=h)
+    variants = [(_variant_gradient(name, x, c, one_sided=True, **step), NUMGRAD_ONE_SIDED),
+                (expected * 2, NUMGRAD_HALF),
+                (_variant_gradient(name, x, c, restore=False, **step), NUMGRAD_NOT_RESTORED)]
+    if h is not None:
+        variants.append((exact, NUMGRAD_FIXED_STEP))
 
     def judge(got):
         trouble = problem(got)
@@ -348,13 +346,13 @@ def _numgrad_case(group, name, x, c):
             return "return a float array shaped like x"
         if got.shape != x.shape:
             return f"the gradient must have x's shape {x.shape}"
-        if np.allclose(got, exact, rtol=1e-6, atol=1e-7):
+        if np.allclose(got, expected, rtol=1e-6, atol=1e-7):
             return None
         for wrong, text in variants:
             if np.allclose(got, wrong, rtol=1e-7, atol=1e-9):
                 return text
         return "wrong values: (f(x + h e_i) - f(x - h e_i)) / (2h) at every index i"
-    return Case(group, "numerical_gradient_of", (name, x, c), judge=judge)
+    return Case(group, "numerical_gradient_of", (name, x, c), step, judge=judge)
 
 
 REL_ONE_SIDED = "divide by |a_i| + |b_i| (both), not by one of them"
@@ -377,6 +375,11 @@ def _gradient_check_cases(rng):
         shape = tuple(rng.randint(1, 4) for _ in range(rng.randint(1, 4)))
         cases.append(_numgrad_case(numeric, ("cubic", "logsumexp")[k % 2], g.uniform(-2, 2, shape),
                                    float(g.uniform(0.5, 2))))
+    steps = "numerical_gradient(f, x, h) with 4 random steps h from 0.05 to 0.5: the centred difference with that h"
+    for k in range(4):  # two entries or more: log(sum(exp(c x))) of one entry is linear, any step is exact
+        shape = tuple(rng.randint(2, 4) for _ in range(rng.randint(1, 3)))
+        cases.append(_numgrad_case(steps, ("cubic", "logsumexp")[k % 2], g.uniform(-2, 2, shape),
+                                   float(g.uniform(0.5, 2)), h=float(g.uniform(0.05, 0.5))))
     relative = "relative_error: 6 random pairs of arrays (some entries 0 in both)"
     for _ in range(6):
         shape = (rng.randint(1, 5), rng.randint(1, 5))
@@ -449,6 +452,8 @@ FIT_DECAY_BIAS = "weight decay is for the weights (key 'w') only, not for the bi
 FIT_VELOCITY_RESET = "keep each parameter's velocity from one step to the next (one dict for the whole run)"
 FIT_LOSS_AFTER = "record each step's loss before its update (the first loss is the untrained network's)"
 FIT_SHARED_VELOCITY = "every parameter needs its own velocity (key the velocities by the parameter's name)"
+FIT_DEFAULT_MOMENTUM = "fit_batch's momentum is 0.9 unless it is given (the default in its signature)"
+FIT_DEFAULT_DECAY = "fit_batch has no weight decay unless it is given (weight_decay=0.0 in its signature)"
 
 
 def _mlp_run(p, x, y, steps, lr, mu, wd, decay_bias=False, keep_velocity=True):
@@ -483,40 +488,56 @@ def _overfits(params, x, y, steps, lr, mu):
     return bool(((hidden @ final["3.w"] + final["3.b"]).argmax(axis=1) == y).all())
 
 
-def _fit_case(group, params, x, y, steps, lr, mu, wd, overfit=False):
+def _fit_case(group, params, x, y, steps, lr, mu, wd, overfit=False, defaults=False):
+    """Cases for fit_tiny_mlp: the losses and the trained weights judged as their own groups. ``defaults``: the
+    call leaves momentum and weight decay out, so fit_batch's defaults (0.9 and 0.0) must hold."""
     losses, final = _mlp_run(params, x, y, steps, lr, mu, wd)
     variants = [(_mlp_run(params, x, y, steps, lr, mu, wd, decay_bias=True), FIT_DECAY_BIAS),
                 (_mlp_run(params, x, y, steps, lr, mu, wd, keep_velocity=False), FIT_VELOCITY_RESET)]
+    if defaults:  # first: without momentum is also what a velocity reset gives, and here the call gave none
+        variants[:0] = [(_mlp_run(params, x, y, steps, lr, 0.0, wd), FIT_DEFAULT_MOMENTUM),
+                        (_mlp_run(params, x, y, steps, lr, mu, 5e-4), FIT_DEFAULT_DECAY)]
 
-    def matches(got_losses, got_params, ref_losses, ref_params):
-        return (len(got_losses) == len(ref_losses) and np.allclose(got_losses, ref_losses, rtol=1e-6, atol=1e-9)
-                and all(k in got_params and _is_close(got_params[k], v, rtol=1e-6, atol=1e-9)
-                        for k, v in ref_params.items()))
+    def same_losses(got, ref):
+        return len(got) == len(ref) and np.allclose(got, ref, rtol=1e-6, atol=1e-9)
 
-    def judge(got):
-        pair, trouble = _pair(got, "(losses, weights)")
-        if trouble:
-            return trouble
-        got_losses, got_params = pair
-        if not isinstance(got_losses, list) or not isinstance(got_params, dict):
+    def same_weights(got, ref):
+        return all(k in got and _is_close(got[k], v, rtol=1e-6, atol=1e-9) for k, v in ref.items())
+
+    def losses_judge(got):
+        if not isinstance(got, list):
             return "fit_batch must return a list of losses"
-        if len(got_losses) != steps:
+        if len(got) != steps:
             return f"{steps} steps must give {steps} losses"
         try:
-            got_losses = [float(v) for v in got_losses]
+            got = [float(v) for v in got]
         except (TypeError, ValueError):
             return "fit_batch must return a list of numbers"
-        if matches(got_losses, got_params, losses, final):
+        if same_losses(got, losses):
             return None
-        for (ref_losses, ref_params), text in variants:
-            if matches(got_losses, got_params, ref_losses, ref_params):
+        for (ref, _), text in variants:
+            if same_losses(got, ref):
                 return text
-        if np.allclose(got_losses[:-1], losses[1:], rtol=1e-6):
+        if np.allclose(got[:-1], losses[1:], rtol=1e-6):
             return FIT_LOSS_AFTER
-        if overfit and not np.allclose(got_losses[-1], losses[-1], rtol=1e-3):
+        if overfit and not np.isclose(got[-1], losses[-1], rtol=1e-3):
             return "the network does not overfit 100 points: check the update and that the new weights are stored"
-        return "the losses or the trained weights differ from forward - softmax_loss - backward - sgd_momentum_step"
-    return Case(group, "fit_tiny_mlp", (params, x, y, steps, lr, mu, wd), judge=judge)
+        return "the losses differ from forward - softmax_loss - backward - sgd_momentum_step, step by step"
+
+    def weights_judge(got):
+        if not isinstance(got, dict):
+            return "the trained weights must be a dict (the model's state_dict)"
+        if same_weights(got, final):
+            return None
+        for (_, ref), text in variants:
+            if same_weights(got, ref):
+                return text
+        return ("the trained weights differ: each step's update must go back into layer.params (w + v with the "
+                "velocity of sgd_momentum_step)")
+
+    args = (params, x, y, steps, lr) + (() if defaults else (mu, wd))
+    return parts(group, "fit_tiny_mlp", args, {}, [("losses", losses_judge), ("weights", weights_judge)],
+                 "fit_tiny_mlp returns the pair (losses, weights): fit_batch must return its list of losses")
 
 
 def _mlp_problem(g, n, d, hidden, k):
@@ -531,14 +552,17 @@ def _fit_cases(rng):
     cases = []
     for k in range(5):
         params, x, y = _mlp_problem(g, rng.randint(6, 20), rng.randint(3, 9), rng.randint(4, 12), rng.randint(2, 5))
-        cases.append(_fit_case(randoms, params, x, y, rng.randint(3, 8), float(g.uniform(0.05, 0.3)),
-                               float(g.uniform(0.5, 0.95)), 0.0 if k == 0 else float(g.uniform(0.01, 0.1))))
+        cases += _fit_case(randoms, params, x, y, rng.randint(3, 8), float(g.uniform(0.05, 0.3)),
+                           float(g.uniform(0.5, 0.95)), 0.0 if k == 0 else float(g.uniform(0.01, 0.1)))
+    params, x, y = _mlp_problem(g, rng.randint(6, 20), rng.randint(3, 9), rng.randint(4, 12), rng.randint(2, 5))
+    cases += _fit_case("fit_batch's defaults: momentum 0.9, no weight decay (a random run that leaves both out)",
+                       params, x, y, rng.randint(3, 8), float(g.uniform(0.05, 0.3)), 0.9, 0.0, defaults=True)
     for _ in range(20):  # a problem the reference overfits (the first draw almost always is one)
         params, x, y = _mlp_problem(g, 100, 10, 48, 4)
         if _overfits(params, x, y, 300, 0.2, 0.9):
             break
-    cases.append(_fit_case("overfitting: 100 random points, 300 steps, to 100% training accuracy", params, x, y,
-                           300, 0.2, 0.9, 0.0, overfit=True))
+    cases += _fit_case("overfitting: 100 random points, 300 steps, to 100% training accuracy", params, x, y,
+                       300, 0.2, 0.9, 0.0, overfit=True)
     return cases
 
 
@@ -576,6 +600,7 @@ CROP_SHAPE = "cut an H x W window out of the padded image: the output keeps the 
 CROP_EDGE = "pad with zeros (np.pad's default mode), not with the edge values"
 CROP_SAME = "draw the offset (dy, dx) for each image on its own, not once for the whole batch"
 CROP_RANGE = "the offsets dy and dx each take every value in 0..2*pad"
+CROP_DEFAULT = "random_crop pads by 4 unless pad is given (pad=4 in its signature)"
 NOT_AT_TEST = "augmentation is for training only: with train=False return the images unchanged"
 
 
@@ -631,7 +656,8 @@ def _flip_case(group, x):
     return Case(group, "flip_with_seed", (x, None), judge=judge)
 
 
-def _crop_case(group, x, pad):
+def _crop_case(group, x, pad, default=False):
+    """A case of crop_with_seed; ``default``: the call leaves pad out, so random_crop's default (``pad``) holds."""
     def judge(got):
         trouble = _array_like(got, x)
         if trouble:
@@ -642,14 +668,16 @@ def _crop_case(group, x, pad):
         if None in offsets:
             if None not in _crop_offsets(got, x, pad, mode="edge"):
                 return CROP_EDGE
+            if default and any(None not in _crop_offsets(got, x, other) for other in range(1, 2 * pad + 1)):
+                return CROP_DEFAULT
             return "every image must be an H x W window of the zero-padded image"
         if len(set(offsets)) == 1:
             return CROP_SAME
         values = {v for offset in offsets for v in offset}
         if max(values) < 2 * pad:  # with 48 images, each of the 2*pad+1 values shows up unless the range is wrong
-            return CROP_RANGE
+            return CROP_DEFAULT if default and min(values) > 0 else CROP_RANGE  # a smaller pad: centred offsets
         return None
-    return Case(group, "crop_with_seed", (x, None, pad), judge=judge)
+    return Case(group, "crop_with_seed", (x, None) if default else (x, None, pad), judge=judge)
 
 
 def _augment_case(group, x, train):
@@ -674,13 +702,15 @@ def _augment_cases(rng):
     g = arrays(rng)
     cases = []
 
-    def batch(n=48):
-        return g.standard_normal((n, rng.randint(1, 3), rng.randint(4, 8), rng.randint(4, 8)))
+    def batch(n=48, smallest=4):
+        return g.standard_normal((n, rng.randint(1, 3), rng.randint(smallest, 8), rng.randint(smallest, 8)))
 
     for _ in range(3):
         cases.append(_flip_case("random_flip: 3 random batches of 48 (non-square images)", batch()))
     for _ in range(3):
         cases.append(_crop_case("random_crop: 3 random batches of 48, pad 1 to 3", batch(), rng.randint(1, 3)))
+    # images larger than the pad: a window wholly in the padding would fit at several offsets
+    cases.append(_crop_case("random_crop without pad: padded by 4", batch(smallest=6), 4, default=True))
     for _ in range(2):
         cases.append(_augment_case("augment(train=False) returns the images unchanged", batch(16), False))
         cases.append(_augment_case("augment(train=True): crop with pad 4, then flip", batch(16), True))
@@ -724,8 +754,11 @@ def _losses(scores, y):
     return np.logaddexp.reduce(scores, axis=1) - scores[np.arange(len(y)), y]
 
 
-def _evaluate_case(group, params, x, y, batch_size):
-    """Cases for evaluate_tiny_bn_net: the loss and the accuracy judged as their own groups."""
+def _evaluate_case(group, params, x, y, batch_size=None):
+    """Cases for evaluate_tiny_bn_net: the loss and the accuracy judged as their own groups; batch_size None
+    leaves it out of the call (evaluate's default, 100, holds)."""
+    call = (params, x, y) if batch_size is None else (params, x, y, batch_size)
+    batch_size = batch_size or 100
     scores = _tiny_bn_scores(params, x)
     loss, acc = float(_losses(scores, y).mean()), float((scores.argmax(axis=1) == y).mean())
     batches = range(0, len(x), batch_size)
@@ -756,7 +789,7 @@ def _evaluate_case(group, params, x, y, batch_size):
             return EVAL_TRAIN_MODE
         return "wrong accuracy: the fraction of the images classified right"
 
-    return parts(group, "evaluate_tiny_bn_net", (params, x, y, batch_size), {},
+    return parts(group, "evaluate_tiny_bn_net", call, {},
                  [("loss", loss_judge), ("accuracy", accuracy_judge)], "return the pair (loss, accuracy)")
 
 
@@ -765,10 +798,12 @@ def _evaluate_cases(rng):
     group = ("5 random conv-BN nets with running statistics, test sets of 7 to 23 images, batch sizes that do not "
              "divide them")
     cases = []
-    for _ in range(5):
+    for j in range(6):
         c, f, k = rng.randint(1, 3), rng.randint(2, 5), rng.randint(3, 6)
-        n = rng.randint(7, 23)
-        batch_size = rng.choice([b for b in range(2, n) if n % b])
+        n = rng.randint(7, 23) if j < 5 else rng.randint(101, 160)
+        batch_size = rng.choice([b for b in range(2, n) if n % b]) if j < 5 else None
+        if j == 5:
+            group = "evaluate's default batch size (100) on a random test set of 101 to 160 images"
         params = {"0.w": g.standard_normal((f, c, 3, 3)), "1.gamma": g.uniform(0.5, 2, f),
                   "1.beta": g.standard_normal(f) * 0.5,
                   # float32 values: the layer keeps its running statistics in float32
@@ -783,19 +818,27 @@ def _evaluate_cases(rng):
 # -- exercise 10: confusion_matrix, per_class_accuracy, most_confident_mistakes --------------------------------------
 
 CM_TRANSPOSED = "rows are the TRUE classes, columns the predicted ones: cm[y_true, y_pred] += 1"
+CM_K_FROM_LABELS = ("the table is k x k even when the last classes have no images: take its size from k, not from "
+                    "the largest label")
+CM_DEFAULT_K = "confusion_matrix has k=10 classes unless k is given (CIFAR-10's, the default in its signature)"
 PER_CLASS_COLUMNS = "divide the diagonal by the ROW sums (the images of each class), not the column sums"
 CONFIDENT_ALL = "only wrongly classified images count (predicted class != true class)"
 CONFIDENT_ORDER = "most confident first: sort by decreasing probability of the predicted class"
 CONFIDENT_TRUE = "rank by the probability of the PREDICTED class (the network's confidence), not of the true class"
 
 
-def _confusion_case(group, y_true, y_pred, k):
+def _confusion_case(group, y_true, y_pred, k, default=False):
+    """A case of confusion_matrix; ``default``: the call leaves k out, so the default (``k``) must hold."""
     cm = np.zeros((k, k), dtype=np.int64)
     for t, p in zip(y_true.tolist(), y_pred.tolist()):
         cm[t, p] += 1
-    return Case(group, "confusion_matrix", (y_true, y_pred, k), judge=expect_array(
+    largest = int(max(y_true.max(), y_pred.max())) + 1
+    shapes = [((k,), "return the whole k x k table"), ((largest, largest), CM_K_FROM_LABELS)]
+    if default:
+        shapes = [((size, size), CM_DEFAULT_K) for size in range(1, 2 * k) if size not in (k, largest)] + shapes
+    return Case(group, "confusion_matrix", (y_true, y_pred) if default else (y_true, y_pred, k), judge=expect_array(
         cm, [(cm.T.copy(), CM_TRANSPOSED)], "wrong counts: cm[t, p] counts the images of class t predicted as p",
-        [((k,), "return the whole k x k table")]))
+        shapes))
 
 
 def _per_class_case(group, cm):
@@ -841,6 +884,12 @@ def _analysis_cases(rng):
     for _ in range(4):
         k, n = rng.randint(3, 10), rng.randint(10, 60)
         cases.append(_confusion_case(cm_group, g.integers(0, k, n), g.integers(0, k, n), k))
+    k, n = rng.randint(5, 10), rng.randint(10, 60)
+    cases.append(_confusion_case("confusion_matrix: the last two of k classes have no images (nor predictions)",
+                                 g.integers(0, k - 2, n), g.integers(0, k - 2, n), k))
+    n = rng.randint(20, 60)
+    cases.append(_confusion_case("confusion_matrix without k: 10 classes", g.integers(0, 10, n), g.integers(0, 10, n),
+                                 10, default=True))
     for y_true, y_pred in (([0, 3], [0, 1]), ([0, 1], [-1, 1])):
         cases.append(Case(cm_group, "confusion_matrix", (np.array(y_true), np.array(y_pred), 3),
                           judge=expect_raises("ValueError", hint="labels must be in 0..k-1")))

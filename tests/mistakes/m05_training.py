@@ -68,6 +68,9 @@ MISTAKES = [
     _mistake("numerical_gradient_entry_not_restored", "gradient_check", "test_gradient_check",
              "put every entry back",
              ("        x[i] = old\n        grad[i]", "        grad[i]")),
+    _mistake("numerical_gradient_ignores_its_step", "gradient_check", "test_gradient_check",
+             "use the step h you are given",
+             ("    grad = np.zeros(x.shape)\n", "    grad, h = np.zeros(x.shape), 1e-5  # a small step\n")),
     # -- exercise 5: sgd_momentum_step -------------------------------------------------------------------------------
     _mistake("momentum_applied_to_the_weights", "sgd_momentum_step", "test_sgd_momentum_step",
              "momentum multiplies the velocity, not the weights",
@@ -86,6 +89,11 @@ MISTAKES = [
              ('decay = weight_decay if key == "w" else 0.0', "decay = weight_decay")),
     _mistake("fit_batch_velocity_reset_every_step", "fit_batch", "test_fit_batch", "keep each parameter's velocity",
              ("v = velocity.get(name, np.zeros_like(layer.params[key]))", "v = np.zeros_like(layer.params[key])")),
+    _mistake("fit_batch_loss_recorded_after_the_update", "fit_batch", "test_fit_batch",
+             "record each step's loss before its update",
+             ("losses.append(loss)", "losses.append(softmax_loss(model.forward(x, train=True), y)[0])")),
+    _mistake("fit_batch_default_without_momentum", "fit_batch", "test_fit_batch", "momentum is 0.9 unless it is given",
+             ("momentum=0.9, weight_decay=0.0):", "momentum=0.0, weight_decay=0.0):")),
     # -- exercise 7: best_learning_rate ------------------------------------------------------------------------------
     _mistake("best_lr_argmin_over_nan", "best_learning_rate", "test_lr_sweep", "np.argmin picked a nan",
              ("finite = np.flatnonzero(np.isfinite(losses))", "finite = np.arange(len(losses))")),
@@ -98,6 +106,8 @@ MISTAKES = [
              "draw the offset (dy, dx) for each image",
              ("    for i in range(n):\n        dy, dx = rng.integers(0, 2 * pad + 1, size=2)\n",
               "    dy, dx = rng.integers(0, 2 * pad + 1, size=2)\n    for i in range(n):\n")),
+    _mistake("random_crop_default_pad_2", "augment", "test_augment", "pads by 4 unless pad is given",
+             ("def random_crop(x, rng, pad=4):", "def random_crop(x, rng, pad=2):")),
     # -- exercise 9: evaluate ----------------------------------------------------------------------------------------
     _mistake("evaluate_in_train_mode", "evaluate", "test_evaluate", "evaluate in test mode",
              ("model.forward(backend.to_device(xb), train=False)", "model.forward(backend.to_device(xb))")),
@@ -107,6 +117,9 @@ MISTAKES = [
     # -- exercise 10: the analysis -----------------------------------------------------------------------------------
     _mistake("confusion_matrix_transposed", "analysis", "test_analysis", "rows are the TRUE classes",
              ("np.add.at(cm, (y_true, y_pred), 1)", "np.add.at(cm, (y_pred, y_true), 1)")),
+    _mistake("confusion_matrix_size_from_the_labels", "analysis", "test_analysis", "take its size from k",
+             ("    cm = np.zeros((k, k), dtype=np.int64)\n",
+              "    k = int(max(y_true.max(), y_pred.max())) + 1\n    cm = np.zeros((k, k), dtype=np.int64)\n")),
     _mistake("per_class_accuracy_over_columns", "analysis", "test_analysis", "not the column sums",
              ("totals = cm.sum(axis=1)", "totals = cm.sum(axis=0)")),
     _mistake("confident_mistakes_include_right_answers", "analysis", "test_analysis",
