@@ -124,3 +124,6 @@ def main(argv=None):
     except GraderError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # before grading started (while the workers start), or in selftest
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -6,10 +6,12 @@ status ``ungradable`` once the scheduler gives up (its ``allowed-failures``). A 
 done, failed and the rate. Ctrl-C stops cleanly: what was graded is returned and the run is marked interrupted.
 """
 import logging
+import signal
+import sys
 import time
 
 import dask
-from distributed import Client, LocalCluster, as_completed
+from distributed import Client, LocalCluster, WorkerPlugin, as_completed
 from distributed.scheduler import KilledWorker
 from tqdm.auto import tqdm
 
@@ -17,6 +19,17 @@ from .run import CourseMismatch, build_template, failed_result, run_task
 
 ALLOWED_FAILURES = 2  # workers a submission may take down before it is given up (LocalCluster; a scheduler of
                       # your own has its own distributed.scheduler.allowed-failures)
+CLOSE_SECONDS = 60  # for the local workers to stop (one still waiting for a kernel is stopped after about 4 s)
+
+
+class LeaveCtrlCToTheGrader(WorkerPlugin):
+    """Makes a local worker ignore SIGINT. Ctrl-C in the instructor's terminal reaches the whole process group:
+    a worker that died of it printed its traceback there, and the cluster's shutdown waited for it (a test run
+    once hung). The grader stops its workers itself."""
+    name = "leave-ctrl-c-to-the-grader"
+
+    def setup(self, worker):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # setup runs in the worker process's main thread
 
 
 class Cluster:
@@ -31,6 +44,7 @@ class Cluster:
                 self.local = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
                                           dashboard_address=":0", silence_logs=logging.ERROR)
             self.client = Client(self.local)
+            self.client.register_plugin(LeaveCtrlCToTheGrader())  # also for workers started later (restarts)
 
     def __enter__(self):
         return self
@@ -38,7 +52,10 @@ class Cluster:
     def __exit__(self, *exc):
         self.client.close()
         if self.local is not None:
-            self.local.close()
+            try:
+                self.local.close(timeout=CLOSE_SECONDS)
+            except TimeoutError:  # the results are in; the workers are daemons and end with this process
+                print(f"warning: the local Dask workers did not stop within {CLOSE_SECONDS} s", file=sys.stderr)
 
     def grade(self, tasks, progress=True):
         """{task key: Result} for ``tasks``, and whether the run was interrupted (Ctrl-C) before the end."""

@@ -28,6 +28,7 @@ import os
 import shutil
 import sys
 import tempfile
+import warnings as python_warnings
 from pathlib import Path
 
 import nbformat
@@ -125,7 +126,9 @@ def record(out, results, carried=None, tasks=(), log=None):
     carried = carried or {}
     handed = {task.key: task for task in tasks}
     warnings = []
-    with Gradebook(db_url(out)) as gb:
+    with Gradebook(db_url(out)) as gb, python_warnings.catch_warnings():
+        # nbgrader's add_submission after remove_submission makes SQLAlchemy warn about its own session
+        python_warnings.filterwarnings("ignore", message="Object of type .* not in session", module="nbgrader")
         for result in results:
             student, assignment = result.student, result.assignment
             folder = out / "autograded" / student / assignment
