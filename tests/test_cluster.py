@@ -154,27 +154,31 @@ def test_ctrl_c_stops_the_run_and_writes_what_was_graded_marked_partial(tmp_path
     write_submission(tmp_path / "subs", "sleeper", FAULT_ASSIGNMENT, {notebook: sleeper})
     out, scratch = tmp_path / "out", tmp_path / "scratch"
     scratch.mkdir()
-    # the grader's scratch folders, and so the command lines of its sandboxes, name this test's folder
-    proc = subprocess.Popen([sys.executable, "-m", "autograder", "grade", str(tmp_path / "subs"), "--out", str(out),
-                             "--jobs", "2", "--cell-timeout", "300"], cwd=REPO_ROOT, start_new_session=True,
-                            env={**os.environ, "TMPDIR": str(scratch)}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    # the grader's scratch folders, and so the command lines of its sandboxes, name this test's folder. Its output
+    # goes to files: a pipe would also wait for every process that inherited it, not only for the grader
+    stdout_file, stderr_file = tmp_path / "grade.out", tmp_path / "grade.err"
+    with open(stdout_file, "w") as out_f, open(stderr_file, "w") as err_f:
+        proc = subprocess.Popen([sys.executable, "-m", "autograder", "grade", str(tmp_path / "subs"), "--out",
+                                 str(out), "--jobs", "2", "--cell-timeout", "300"], cwd=REPO_ROOT,
+                                start_new_session=True, env={**os.environ, "TMPDIR": str(scratch)}, stdout=out_f,
+                                stderr=err_f)
 
     def sandboxes():
         found = subprocess.run(["pgrep", "-f", f"bwrap .*{scratch}"], capture_output=True, text=True).stdout
         return found.split()
 
-    progress = ""
-    while "1/2" not in progress:  # the progress bar: the perfect submission is done, the sleeper is not
-        char = proc.stderr.read(1)
-        assert char, f"grade ended before Ctrl-C: {progress[-2000:]}"
-        progress += char
+    deadline = time.monotonic() + 300
+    while "1/2" not in stderr_file.read_text(errors="replace"):  # the progress bar: the perfect one is done
+        assert proc.poll() is None, f"grade ended before Ctrl-C: {stderr_file.read_text()[-2000:]}"
+        assert time.monotonic() < deadline, "the first submission was not graded within 300 s"
+        time.sleep(0.1)
     deadline = time.monotonic() + 60  # Dask may have queued both on one worker: the other one then steals it
     while not sandboxes() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert sandboxes(), "the sleeper's sealed kernel should be running"
     os.killpg(proc.pid, signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=120)
+    proc.wait(timeout=120)
+    stdout, stderr = stdout_file.read_text(), stderr_file.read_text()
     assert proc.returncode == 130, stdout + stderr
     assert "interrupted: 1 of 2 submissions graded and written" in stderr
     assert "Traceback" not in stderr and "Warning" not in stderr, stderr  # the workers leave Ctrl-C to the grader
