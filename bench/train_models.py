@@ -40,6 +40,7 @@ def main(argv=None):
     parser.add_argument("--data", help="CIFAR-10 tarball or folder (default: CIFAR10_PATH)")
     parser.add_argument("--lr", type=float, default=0.05)
     parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--crop-pad", type=int, default=4, help="random crops' padding; 0: flips only")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--save", help="write a checkpoint (weights + mean + std) to this .npz")
     parser.add_argument("--out", help="result JSON (default bench/results/train_<model>.json)")
@@ -57,7 +58,7 @@ def main(argv=None):
               f"{history['train_acc'][-1]:.3f}  test acc {history['test_acc'][-1]:.4f}  "
               f"{history['seconds'][-1]:.0f} s", flush=True)
 
-    history = train.fit(model, data, epochs=epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+    history = train.fit(model, data, epochs=epochs, batch_size=args.batch_size, lr=args.lr, crop_pad=args.crop_pad, seed=args.seed,
                         progress=False, on_epoch=log)
     wall = time.perf_counter() - start
     if args.save:
@@ -68,7 +69,7 @@ def main(argv=None):
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.python_implementation()} "
                    f"{platform.python_version()}",
         "epochs": epochs, "batch_size": args.batch_size, "lr": args.lr, "momentum": 0.9, "weight_decay": 5e-4,
-        "schedule": "cosine", "augment": "random crop (pad 4) + horizontal flip",
+        "schedule": "cosine", "augment": (f"random crop (pad {args.crop_pad}) + " if args.crop_pad else "") + "horizontal flip",
         "final_test_acc": history["test_acc"][-1], "best_test_acc": max(history["test_acc"]),
         "train_seconds": sum(history["seconds"]), "wall_seconds": wall,
         "history": {k: v for k, v in history.items() if k != "step_loss"},

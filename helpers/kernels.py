@@ -104,16 +104,28 @@ def conv_backward(dout, cache):
     Returns:
         dx (N, C, H, W), dw (F, C, HH, WW), db (F,).
     """
+    return _conv_gradients(dout, cache, input_grad=True)
+
+
+def conv_param_grads(dout, cache):
+    """dw (F, C, HH, WW) and db (F,) of conv_backward without dx: for a network's first layer, whose input is the
+    images (PyTorch skips that gradient too; in LeNet-5 it is most of the first layer's backward pass)."""
+    _, dw, db = _conv_gradients(dout, cache, input_grad=False)
+    return dw, db
+
+
+def _conv_gradients(dout, cache, input_grad):
+    """(dx or None, dw, db) of conv_forward."""
     x_shape, cached, w, stride, pad = cache
     xp = array_module(dout, w)
     n, f, out_h, out_w = dout.shape
     db = dout.sum(axis=(0, 2, 3))
     if stride == 1:
-        dx, dw = _conv_backward_flat(xp, dout, x_shape, cached, w, pad)
+        dx, dw = _conv_backward_flat(xp, dout, x_shape, cached, w, pad, input_grad)
     else:
         dout3 = dout.reshape(n, f, out_h * out_w)
         dw = xp.matmul(dout3, cached.transpose(0, 2, 1)).sum(axis=0).reshape(w.shape)
-        dx = _col2im(xp, dout3, w, x_shape, stride, pad, out_h, out_w)
+        dx = _col2im(xp, dout3, w, x_shape, stride, pad, out_h, out_w) if input_grad else None
     return dx, dw, db
 
 
@@ -174,8 +186,9 @@ def _correlate_flat(xp, flat, w_mat, hh, ww, wp):
     return out
 
 
-def _conv_backward_flat(xp, dout, x_shape, flat, w, pad):
-    """dx (N, C, H, W) and dw (F, C, HH, WW) of a stride-1 convolution, from the flat input it cached."""
+def _conv_backward_flat(xp, dout, x_shape, flat, w, pad, input_grad=True):
+    """dx (N, C, H, W) (None unless input_grad) and dw (F, C, HH, WW) of a stride-1 convolution, from the flat
+    input it cached."""
     n, c, h, width = x_shape
     f, _, hh, ww = w.shape
     hp, wp = h + 2 * pad, width + 2 * pad
@@ -190,6 +203,9 @@ def _conv_backward_flat(xp, dout, x_shape, flat, w, pad):
         cols = buffer[..., :stop - start]
         xp.copyto(cols, _windows(xp, flat, hh, ww, wp, start, stop))
         dw_t += cols.reshape(-1, stop - start) @ grad[:, start:stop].T
+    dw = xp.ascontiguousarray(dw_t.T).reshape(w.shape)
+    if not input_grad:
+        return None, dw
     if c >= f:
         # dx at flat position t gathers w[:, :, i, j].T @ dout at t - i*wp - j: the window at t - reach, flipped
         flipped = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(c, -1)  # (C, F*HH*WW)
@@ -204,7 +220,7 @@ def _conv_backward_flat(xp, dout, x_shape, flat, w, pad):
                 for j in range(ww):
                     dx_flat[:, start + i * wp + j:stop + i * wp + j] += dcols[:, i, j]
     dx = xp.ascontiguousarray(_unflatten(dx_flat[:, :n * hp * wp], n, hp, wp, pad, h, width))
-    return dx, xp.ascontiguousarray(dw_t.T).reshape(w.shape)
+    return dx, dw
 
 
 def _col2im(xp, dout3, w, x_shape, stride, pad, out_h, out_w):

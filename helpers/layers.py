@@ -43,12 +43,15 @@ class Conv2d(Layer):
     """Convolution: x (N, in_ch, H, W) -> (N, out_ch, H', W'); w (out_ch, in_ch, size, size), b (out_ch,).
 
     ``bias=False`` for a convolution followed by batch norm (whose beta does the bias's job).
+    ``input_grad=False`` for a network's first layer: its input is the images, so ``backward`` computes only the
+    parameters' gradients and returns None.
     """
 
-    def __init__(self, in_ch, out_ch, size, stride=1, pad=0, bias=True, rng=None, forward=None, backward=None):
+    def __init__(self, in_ch, out_ch, size, stride=1, pad=0, bias=True, rng=None, forward=None, backward=None,
+                 input_grad=True):
         super().__init__()
         rng = rng or np.random.default_rng()
-        self.stride, self.pad, self.bias = stride, pad, bias
+        self.stride, self.pad, self.bias, self.input_grad = stride, pad, bias, input_grad
         self.params["w"] = _he((out_ch, in_ch, size, size), in_ch * size * size, rng)
         if bias:
             self.params["b"] = xp.zeros(out_ch, dtype=np.float32)
@@ -61,14 +64,18 @@ class Conv2d(Layer):
         return out
 
     def backward(self, dout):
-        dx, self.grads["w"], db = self._backward(dout, self._cache)
+        if self.input_grad or self._backward is not kernels.conv_backward:
+            dx, self.grads["w"], db = self._backward(dout, self._cache)
+        else:
+            dx, (self.grads["w"], db) = None, kernels.conv_param_grads(dout, self._cache)
         if self.bias:
             self.grads["b"] = db
-        return dx
+        return dx if self.input_grad else None
 
     def __repr__(self):
         f, c, k, _ = self.params["w"].shape
-        return f"Conv2d({c}, {f}, {k}, stride={self.stride}, pad={self.pad}, bias={self.bias})"
+        extra = "" if self.input_grad else ", input_grad=False"
+        return f"Conv2d({c}, {f}, {k}, stride={self.stride}, pad={self.pad}, bias={self.bias}{extra})"
 
 
 class Linear(Layer):

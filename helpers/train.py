@@ -74,13 +74,14 @@ def train_step(model, optimizer, x, y):
 
 
 def fit(model, data, epochs=10, batch_size=128, lr=0.05, momentum=0.9, weight_decay=5e-4, schedule="cosine",
-        augment=True, seed=0, progress=True, max_steps=None, checkpoint=None, on_epoch=None):
+        augment=True, crop_pad=4, seed=0, progress=True, max_steps=None, checkpoint=None, on_epoch=None):
     """Trains ``model`` on ``data`` (x_train, y_train, x_test, y_test as NumPy arrays, e.g. helpers.data.Cifar10).
 
     Args:
         epochs: passes over the training set; max_steps: stop after this many updates in all (quick mode).
         schedule: "cosine" (from lr down to 0 over the run) or "constant".
         augment: random crops and flips of the training batches (never of the test set).
+        crop_pad: the crops' zero padding in pixels; 0 keeps flips only (small models that underfit).
         checkpoint: a .npz path the weights are saved to after every epoch.
         on_epoch: called with the history after every epoch (live plots).
 
@@ -108,7 +109,7 @@ def fit(model, data, epochs=10, batch_size=128, lr=0.05, momentum=0.9, weight_de
             if step >= total:
                 break
             idx = order[i:i + batch_size]
-            xb = augment_batch(data.x_train[idx], rng) if augment else data.x_train[idx]
+            xb = augment_batch(data.x_train[idx], rng, crop_pad) if augment else data.x_train[idx]
             optimizer.lr = lr_at(step)
             loss, right = train_step(model, optimizer, to_device(xb), to_device(data.y_train[idx]))
             step += 1

@@ -112,6 +112,36 @@ def test_students_functions_can_replace_the_kernels():
     assert calls == ["forward", "backward"] and conv.grads["w"].shape == (2, 3, 3, 3)
 
 
+@pytest.mark.parametrize("name", ["lenet", "vgg", "resnet8"])
+def test_the_first_layer_computes_no_gradient_for_the_images(name):
+    """Each model's first convolution skips dx (its input is the data) and gets the same parameter gradients as
+    a twin that computes it; only the first layer skips it."""
+    model, twin = models.build(name, seed=3), models.build(name, seed=3)
+    twin.layers[0].input_grad = True
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=(4, 3, 32, 32)).astype(np.float32), rng.integers(0, 10, size=4)
+    skipping = [layer for _, layer in model.named_layers() if isinstance(layer, L.Conv2d) and not layer.input_grad]
+    assert skipping == [model.layers[0]]
+    for net in (model, twin):
+        _, dscores = kernels.softmax_cross_entropy(net.forward(x, train=True), y)
+        dx = net.backward(dscores)
+        assert (dx is None) == (net is model)
+    for (_, layer, key), (_, twin_layer, _) in zip(model.parameters(), twin.parameters()):
+        np.testing.assert_array_equal(layer.grads[key], twin_layer.grads[key])
+
+
+def test_a_first_layer_with_the_students_backward_still_calls_it():
+    calls = []
+
+    def my_conv_backward(dout, cache):
+        calls.append("backward")
+        return kernels.conv_backward(dout, cache)
+
+    conv = L.Conv2d(3, 2, 3, pad=1, backward=my_conv_backward, input_grad=False)
+    assert conv.backward(conv.forward(np.ones((1, 3, 4, 4), np.float32))) is None
+    assert calls == ["backward"] and conv.grads["w"].shape == (2, 3, 3, 3)
+
+
 def test_batchnorm_layer_keeps_running_statistics_and_evaluates_with_them():
     bn = L.BatchNorm(2, momentum=0.5)
     x = np.random.default_rng(3).normal(4.0, 2.0, size=(64, 2, 3, 3)).astype(np.float32)

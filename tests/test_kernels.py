@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from helpers.kernels import (avg_pool_backward, avg_pool_forward, conv_backward, conv_forward, max_pool_backward,
-                             max_pool_forward)
+from helpers.kernels import (avg_pool_backward, avg_pool_forward, conv_backward, conv_forward, conv_param_grads,
+                             max_pool_backward, max_pool_forward)
 
 
 def loop_conv(x, w, b, stride, pad):
@@ -62,6 +62,21 @@ def test_backward_matches_numerical_gradients(x_shape, w_shape, stride, pad):
     for analytic, param in ((dx, x), (dw, w), (db, b)):
         assert analytic.shape == param.shape
         np.testing.assert_allclose(analytic, numerical(loss, param), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride, pad", CONFIGS)
+def test_parameter_gradients_alone_are_those_of_the_full_backward(x_shape, w_shape, stride, pad):
+    """conv_param_grads (a first layer's backward: no dx) gives conv_backward's dw and db, in float32 too."""
+    rng = np.random.default_rng(2)
+    for dtype in (np.float64, np.float32):
+        x, w, b = (rng.normal(size=s).astype(dtype) for s in (x_shape, w_shape, w_shape[:1]))
+        out, cache = conv_forward(x, w, b, stride, pad)
+        dout = rng.normal(size=out.shape).astype(dtype)
+        _, dw, db = conv_backward(dout, cache)
+        dw_alone, db_alone = conv_param_grads(dout, cache)
+        assert dw_alone.dtype == dtype and dw_alone.shape == w.shape
+        np.testing.assert_array_equal(dw_alone, dw)
+        np.testing.assert_array_equal(db_alone, db)
 
 
 def test_float32_stays_float32():
