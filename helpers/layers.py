@@ -43,8 +43,8 @@ class Conv2d(Layer):
     """Convolution: x (N, in_ch, H, W) -> (N, out_ch, H', W'); w (out_ch, in_ch, size, size), b (out_ch,).
 
     ``bias=False`` for a convolution followed by batch norm (whose beta does the bias's job).
-    ``input_grad=False`` for a network's first layer: its input is the images, so ``backward`` computes only the
-    parameters' gradients and returns None.
+    ``input_grad=False`` (set by ``helpers.models.Model`` on its first layer, whose input is the images):
+    ``backward`` computes only the parameters' gradients and returns None.
     """
 
     def __init__(self, in_ch, out_ch, size, stride=1, pad=0, bias=True, rng=None, forward=None, backward=None,

@@ -19,11 +19,18 @@ NAMES = ("lenet", "lenet-tanh", "vgg", "resnet20", "plain20", "resnetN / plainN 
 
 
 class Model(Sequential):
-    """A network: layers in order, plus bookkeeping over every parameter inside them."""
+    """A network: layers in order, plus bookkeeping over every parameter inside them.
+
+    Its input is data, which needs no gradient: a first Conv2d computes only its parameters' gradients
+    (``input_grad=False``; PyTorch skips that gradient too, and in LeNet-5 it was a quarter of a training step),
+    and ``backward`` then returns None.
+    """
 
     def __init__(self, *layers, name="model"):
         super().__init__(*layers)
         self.name = name
+        if self.layers and isinstance(self.layers[0], Conv2d):
+            self.layers[0].input_grad = False
 
     def named_layers(self, prefix=""):
         """(dotted name, layer) for every layer that holds parameters or buffers, depth first."""
@@ -103,8 +110,7 @@ def lenet5(activation="relu", num_classes=10, seed=0):
         raise ValueError(f'activation must be "relu" or "tanh"; got {activation!r}')
     act = ReLU if activation == "relu" else Tanh
     rng = np.random.default_rng(seed)
-    # the first layer's input is the images: no gradient is computed for it (Conv2d's input_grad)
-    return Model(Conv2d(3, 6, 5, rng=rng, input_grad=False), act(), MaxPool(2, 2),
+    return Model(Conv2d(3, 6, 5, rng=rng), act(), MaxPool(2, 2),
                  Conv2d(6, 16, 5, rng=rng), act(), MaxPool(2, 2), Flatten(),
                  Linear(16 * 5 * 5, 120, rng=rng), act(), Linear(120, 84, rng=rng), act(),
                  Linear(84, num_classes, std=CLASSIFIER_STD, rng=rng), name=f"LeNet-5 ({activation})")
@@ -121,8 +127,7 @@ def mini_vgg(widths=(32, 64, 128), num_classes=10, seed=0):
     layers, in_ch = [], 3
     for width in widths:
         for _ in range(2):
-            layers += [Conv2d(in_ch, width, 3, 1, 1, bias=False, rng=rng, input_grad=bool(layers)),  # none for the images
-                       BatchNorm(width), ReLU()]
+            layers += [Conv2d(in_ch, width, 3, 1, 1, bias=False, rng=rng), BatchNorm(width), ReLU()]
             in_ch = width
         layers.append(MaxPool(2, 2))
     layers += [GlobalAvgPool(), Linear(in_ch, num_classes, std=CLASSIFIER_STD, rng=rng)]
@@ -134,7 +139,7 @@ def resnet(n=3, widths=(16, 32, 64), plain=False, num_classes=10, seed=0):
     filters; each later stage halves the size with a stride-2 block and a projection shortcut), global average
     pooling, FC. Depth 6n + 2 (n=3: ResNet-20). ``plain=True`` is the same net without shortcuts."""
     rng = np.random.default_rng(seed)
-    layers = [Conv2d(3, widths[0], 3, 1, 1, bias=False, rng=rng, input_grad=False), BatchNorm(widths[0]), ReLU()]
+    layers = [Conv2d(3, widths[0], 3, 1, 1, bias=False, rng=rng), BatchNorm(widths[0]), ReLU()]
     in_ch = widths[0]
     for stage, width in enumerate(widths):
         for block in range(n):

@@ -90,6 +90,8 @@ def fit(model, data, epochs=10, batch_size=128, lr=0.05, momentum=0.9, weight_de
     """
     if schedule not in ("cosine", "constant"):
         raise ValueError(f'schedule must be "cosine" or "constant"; got {schedule!r}')
+    if crop_pad < 0:
+        raise ValueError(f"crop_pad is the crops' padding in pixels, 0 or more; got {crop_pad}")
     rng = np.random.default_rng(seed)
     n = len(data.x_train)
     steps_per_epoch = -(-n // batch_size)
@@ -150,6 +152,7 @@ def main(argv=None):
     parser.add_argument("--weight-decay", type=float, default=5e-4)
     parser.add_argument("--max-steps", type=int, help="stop after this many updates")
     parser.add_argument("--no-augment", action="store_true")
+    parser.add_argument("--crop-pad", type=int, default=4, help="the random crops' padding (0: flips only)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--save", help="write the trained weights and the data's mean and std to this .npz file")
     parser.add_argument("--history", help="write the per-epoch history to this .json file")
@@ -163,7 +166,7 @@ def main(argv=None):
     print(f"{model.name}: {model.num_params():,} parameters; {len(data.x_train):,} training and "
           f"{len(data.x_test):,} test images; device {backend.describe()}")
     history = fit(model, data, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                  weight_decay=args.weight_decay, augment=not args.no_augment, seed=args.seed,
+                  weight_decay=args.weight_decay, augment=not args.no_augment, crop_pad=args.crop_pad, seed=args.seed,
                   max_steps=args.max_steps)
     if args.save:
         model.save(args.save, mean=data.mean, std=data.std)

@@ -130,6 +130,16 @@ def test_the_first_layer_computes_no_gradient_for_the_images(name):
         np.testing.assert_array_equal(layer.grads[key], twin_layer.grads[key])
 
 
+def test_a_model_built_by_hand_skips_only_a_first_convolutions_input_gradient():
+    """As students build theirs in assignment 05: the Model switches it off on its first Conv2d, and only there."""
+    rng = np.random.default_rng(4)
+    convs = models.Model(L.Conv2d(3, 2, 3, rng=rng), L.ReLU(), L.Conv2d(2, 2, 3, rng=rng), L.Flatten())
+    assert [c.input_grad for c in (convs.layers[0], convs.layers[2])] == [False, True]
+    dense = models.Model(L.Linear(4, 3, rng=rng), L.ReLU(), L.Linear(3, 2, rng=rng))
+    dense.forward(np.ones((5, 4), np.float32))
+    assert dense.backward(np.ones((5, 2), np.float32)).shape == (5, 4)  # a first Linear keeps its dx
+
+
 def test_a_first_layer_with_the_students_backward_still_calls_it():
     calls = []
 
@@ -230,6 +240,19 @@ def test_augmentation_crops_and_flips_without_touching_the_input():
     flipped_only = sum(np.array_equal(o, i[..., ::-1]) for o, i in zip(out, x))
     assert 0 < same + flipped_only < 64  # some images unchanged or only flipped, others shifted
     np.testing.assert_array_equal(train.augment_batch(x, np.random.default_rng(0), crop_pad=0, flip=False), x)
+
+
+def test_fit_crops_with_the_padding_it_is_given(monkeypatch):
+    seen, real = [], train.augment_batch
+
+    def augment_batch(x, rng, crop_pad=4):
+        seen.append(crop_pad)
+        return real(x, rng, crop_pad)
+    monkeypatch.setattr(train, "augment_batch", augment_batch)
+    train.fit(models.build("lenet"), separable_data(n=32), epochs=1, batch_size=16, crop_pad=1, progress=False)
+    assert seen == [1, 1]
+    with pytest.raises(ValueError, match="crop_pad"):
+        train.fit(models.build("lenet"), separable_data(n=32), epochs=1, crop_pad=-1, progress=False)
 
 
 def separable_data(n=256, seed=0):
