@@ -7,8 +7,9 @@ For every convolution shape of the course's networks (batch 128, float32): our f
 reference solution, timed on a small batch and scaled to the full one) and how many times faster ours is. Then
 pooling, batch norm (train and test), ReLU, affine and softmax loss, and one whole training step (forward, loss,
 backward, SGD with momentum and weight decay) of LeNet-5, the mini VGG and ResNet-20 against their PyTorch twins.
-Ours and torch's are timed in alternation (one call each per round, so both see the same load on a shared
-machine); times are medians of ``--repeat`` rounds after a warm-up. Then the peak resident memory of each
+Ours and torch's are timed in alternation (one timed call each per round, so both see the same load on a shared
+machine), each with the cores to itself: ``bench/timing.paired_median_times`` lets the other library's threads
+fall asleep and wakes its own with an untimed call first. Times are medians of ``--repeat`` rounds after a warm-up. Then the peak resident memory of each
 model's training step, ours and torch's, each in a fresh process (``bench/peak_memory.py``).
 
 Prints which BLAS library and kernel NumPy uses, the sgemm peak measured in the same run, the tables, and one
@@ -22,21 +23,7 @@ NumPy's BLAS is measured at its best, as PyTorch's is. Nothing else is changed. 
 import os
 import sys
 
-FORCED_BLAS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
-UNSET_NOTE = "ENGINE_VS_TORCH_UNSET"  # what the re-run removed, for the record
-
-
-def rerun_without_forced_blas():
-    """Re-executes this script without FORCED_BLAS in its environment when any of them is set."""
-    forced = {name: os.environ[name] for name in FORCED_BLAS if name in os.environ}
-    if forced:
-        note = ", ".join(f"{name}={value}" for name, value in forced.items())
-        print(f"{note} set: they force an older OpenBLAS kernel; re-running this benchmark without them "
-              "(only this process and its children)", flush=True)
-        env = {k: v for k, v in os.environ.items() if k not in FORCED_BLAS}
-        env[UNSET_NOTE] = note
-        os.execve(sys.executable, [sys.executable, *sys.argv], env)
-
+from forced_blas import rerun_without_forced_blas, unset_note  # this folder is on sys.path
 
 if __name__ == "__main__":
     rerun_without_forced_blas()  # before NumPy loads OpenBLAS, which reads them once
@@ -239,7 +226,7 @@ def machine():
                platform.processor())
     return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
             "python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__,
-            "numpy_blas": blas_info(), "unset_for_this_run": os.environ.get(UNSET_NOTE, ""),
+            "numpy_blas": blas_info(), "unset_for_this_run": unset_note(),
             "load_average_at_start": os.getloadavg()}
 
 

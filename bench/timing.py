@@ -14,14 +14,25 @@ def median_time(fn, repeat):
     return statistics.median(times)
 
 
+# After a call, each library's worker threads keep spinning on the cores for a while before they sleep (OpenBLAS's
+# for about 2^28 cycles, ~0.1 s): a call of the other library made at once shares its cores with them. Measured
+# here with plain alternation: PyTorch's LeNet-5 step 50-83 ms instead of 8, its softmax loss 20 ms instead of
+# 0.1. And the first call after a pause pays for waking the sleeping threads (7 ms for PyTorch's softmax loss).
+SETTLE_SECONDS = 0.25
+
+
 def paired_median_times(fn_a, fn_b, repeat):
-    """(median seconds of fn_a, of fn_b) over ``repeat`` rounds that call one then the other, after a warm-up of
-    each: on a shared machine both see the same load, round by round."""
+    """(median seconds of fn_a, of fn_b) over ``repeat`` rounds that run one then the other, after a warm-up of
+    each: on a shared machine both see the same load, round by round. In each round each side gets the cores to
+    itself: SETTLE_SECONDS of quiet (the other's threads go to sleep), one untimed call (its own threads wake
+    up), then the timed call, as in a training loop where the library's calls follow each other."""
     fn_a()
     fn_b()
     times_a, times_b = [], []
     for _ in range(repeat):
         for fn, times in ((fn_a, times_a), (fn_b, times_b)):
+            time.sleep(SETTLE_SECONDS)
+            fn()
             start = time.perf_counter()
             fn()
             times.append(time.perf_counter() - start)

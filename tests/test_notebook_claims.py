@@ -27,13 +27,22 @@ def test_degradation_text_quotes_the_full_run():
 
 
 def test_training_times_are_the_measured_ones():
-    lenet = json.loads((RESULTS / "train_lenet.json").read_text())
-    vgg = json.loads((RESULTS / "train_vgg.json").read_text())
+    """Each full run's recipe (epochs, padding, learning rate) and its time and accuracy, as bench/train_models.py
+    measured them."""
+    lenet, vgg, resnet = (json.loads((RESULTS / f"train_{name}.json").read_text())
+                          for name in ("lenet", "vgg", "resnet8"))
     text = text_of("05_training", "training")
-    assert lenet["epochs"] == 20 and vgg["epochs"] == 12
+    assert f"LeNet-5 for {lenet['epochs']} epochs" in text and "crop (pad 2)" in lenet["augment"]
+    assert f"{lenet['train_seconds']:,.0f} s (under 5 minutes)" in text and lenet["train_seconds"] < 300
     assert f"{lenet['train_seconds']:,.0f} s on 2 CPU cores" in text
     assert f"{100 * lenet['final_test_acc']:.1f}% on the test set" in text
-    assert f"12 epochs took {vgg['train_seconds']:,.0f} s ({vgg['train_seconds'] / 60:.0f} min)" in text
-    assert f"30 take about {vgg['train_seconds'] / vgg['epochs'] * 30 / 3600:.1f} hours" in text
-    assert f"(about {lenet['train_seconds'] / 60:.0f} minutes)" in text
-    assert "about 10 minutes" not in text
+    assert f"epochs=2 if QUICK else {lenet['epochs']}, batch_size=64 if QUICK else 128, crop_pad=2)" in text
+    assert f"--model lenet --epochs {lenet['epochs']} --crop-pad 2 --save" in text
+    for run, name in ((vgg, "mini VGG"), (resnet, "ResNet-8")):
+        minutes = f"{run['train_seconds'] / 60:.0f}"
+        assert (f"{name}, {run['epochs']} epochs: {run['train_seconds']:,.0f} s ({minutes} min) on 2 CPU cores, "
+                f"{100 * run['final_test_acc']:.1f}%") in text
+        assert f"{run['epochs']} epochs take about {minutes} minutes on 2 CPU cores" in text
+        assert f"epochs=1 if QUICK else {run['epochs']}, batch_size=32 if QUICK else 128" in text
+    assert "crop (pad 2)" in vgg["augment"] and f"lr={resnet['lr']})" in text
+    assert "hours on a CPU" not in text
