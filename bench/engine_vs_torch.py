@@ -9,8 +9,9 @@ pooling, batch norm (train and test), ReLU, affine and softmax loss, and one who
 backward, SGD with momentum and weight decay) of LeNet-5, the mini VGG and ResNet-20 against their PyTorch twins.
 Ours and torch's are timed in alternation (one timed call each per round, so both see the same load on a shared
 machine), each with the cores to itself: ``bench/timing.paired_median_times`` lets the other library's threads
-fall asleep and wakes its own with an untimed call first. Times are medians of ``--repeat`` rounds after a warm-up. Then the peak resident memory of each
-model's training step, ours and torch's, each in a fresh process (``bench/peak_memory.py``).
+fall asleep and wakes its own with an untimed call first. Times are medians of ``--repeat`` rounds after a
+warm-up. Then the peak resident memory of each model's training step, ours and torch's, each in a fresh process
+(``bench/peak_memory.py``).
 
 Prints which BLAS library and kernel NumPy uses, the sgemm peak measured in the same run, the tables, and one
 table of the issue's targets (measured, target, met or not); writes bench/results/engine_vs_torch.json.

@@ -186,7 +186,7 @@ def _correlate_flat(xp, flat, w_mat, hh, ww, wp):
     return out
 
 
-def _conv_backward_flat(xp, dout, x_shape, flat, w, pad, input_grad=True):
+def _conv_backward_flat(xp, dout, x_shape, flat, w, pad, input_grad):
     """dx (N, C, H, W) (None unless input_grad) and dw (F, C, HH, WW) of a stride-1 convolution, from the flat
     input it cached."""
     n, c, h, width = x_shape
