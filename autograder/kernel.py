@@ -14,12 +14,14 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from queue import Empty
 
 import nbformat
+from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbgrader.preprocessors import Execute
-from traitlets import Dict, Integer, Unicode
+from traitlets import DottedObjectName, Dict, Integer, Type, Unicode
 
 from helpers.dataout import GRADER_OUT
 
@@ -29,9 +31,47 @@ MAX_RESULT_BYTES = 64 * 2**20
 LIMIT_MARK = "sandbox limit:"
 SOCKET_NAMES = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
 RESCAN = 10  # polls (0.02 s apart) between two lookups of the sandbox's processes
+EXIT_POLL = 0.005  # seconds between two looks whether a killed kernel has exited
 
 
-class SandboxKernelManager(AsyncKernelManager):
+class PromptKernelClient(AsyncKernelClient):
+    """jupyter_client's client, ready as soon as the kernel has answered ``kernel_info`` and IOPub carries its
+    messages. jupyter_client's own then drains IOPub until it has been silent for 0.2 s: 0.2 s of an idle core
+    for every submission, and nothing needs it, since nbclient reads only the IOPub messages of its own
+    requests."""
+
+    async def _async_wait_for_ready(self, timeout=None):
+        deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
+        while True:
+            self.kernel_info()
+            try:
+                reply = await self.shell_channel.get_msg(timeout=1)
+                if reply["msg_type"] == "kernel_info_reply":
+                    await self.iopub_channel.get_msg(timeout=0.2)  # IOPub is connected
+                    self._handle_kernel_info_reply(reply)
+                    return
+            except Empty:
+                pass
+            if not await self._async_is_alive():
+                raise RuntimeError("Kernel died before replying to kernel_info")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Kernel didn't respond in {timeout:g} seconds")
+
+    wait_for_ready = _async_wait_for_ready  # AsyncKernelClient binds the name to its parent's function
+
+
+class PromptKernelManager(AsyncKernelManager):
+    """jupyter_client's kernel manager with a PromptKernelClient, which looks every EXIT_POLL seconds whether
+    a killed kernel has exited (jupyter_client: every 0.1 s, most of it idle)."""
+
+    client_class = DottedObjectName("autograder.kernel.PromptKernelClient")
+    client_factory = Type(PromptKernelClient, klass=AsyncKernelClient)  # what client() makes
+
+    async def _async_wait(self, pollinterval=EXIT_POLL):
+        await super()._async_wait(pollinterval=min(pollinterval, EXIT_POLL))
+
+
+class SandboxKernelManager(PromptKernelManager):
     """A kernel manager whose kernels run sealed (``autograder.sandbox``)."""
 
     helpers_dir = Unicode(help="The course's helpers/ folder.").tag(config=True)
@@ -214,6 +254,7 @@ class GradingExecute(Execute):
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("shutdown_kernel", "immediate")
+        kwargs.setdefault("kernel_manager_class", PromptKernelManager)
         super().__init__(*args, **kwargs)
 
     def preprocess_cell(self, cell, resources, index):

@@ -254,7 +254,7 @@ class ProcessCounter:
             except OSError:
                 if time.monotonic() > deadline:
                     return
-                time.sleep(0.05)
+                time.sleep(0.005)
 
 
 def _tasks_of(uid):
