@@ -12,6 +12,7 @@ from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Clea
 from nbconvert.preprocessors import ClearMetadataPreprocessor
 from traitlets.config import Config
 
+from .demos import DEMO_TAG
 from .kernel import GradingExecute, SandboxedExecute
 from .limits import LimitOutputSize
 from .restore import RestoreMissingCells
@@ -28,7 +29,6 @@ ASSIGNMENT_NAME = re.compile(r"^\d\d_[a-z0-9_]+$")
 # kernel's own limits (processes, memory, CPU time, disk) are autograder.sandbox.Limits.
 CELL_TIMEOUT = 60
 OUTPUT_LINES = 200
-DEMO_TAG = "demo"  # a cell tag: a demonstration the grader leaves out (``demo_cells``)
 
 # nbgrader runs the `alembic` command of its environment: make sure that environment's bin/ is on PATH,
 # also when this package is used through `.venv/bin/python` without an activated venv.
@@ -115,8 +115,8 @@ def cell_order(assignment, solutions=SOLUTIONS):
 @functools.lru_cache(maxsize=None)
 def demo_cells(assignment, solutions=SOLUTIONS):
     """{cell id: source} of the code cells of ``assignment`` tagged ``DEMO_TAG``: demonstrations (a widget, a
-    timing, a small training run for a plot) that grade nothing and define nothing a later cell uses, which
-    grading therefore leaves out (``kernel.GradingExecute``)."""
+    timing, a figure, a printed check) that grade nothing, which grading leaves out where that changes nothing
+    else (``autograder.demos``)."""
     return {c.id: c.source for path in sorted((Path(solutions) / assignment).glob("*.ipynb"))
             for c in nbformat.read(path, as_version=4).cells
             if c.cell_type == "code" and DEMO_TAG in c.metadata.get("tags", [])}

@@ -26,6 +26,7 @@ from traitlets import DottedObjectName, Dict, Integer, Type, Unicode
 from helpers.dataout import GRADER_OUT
 
 from . import sandbox
+from .demos import NOT_RUN, left_out
 
 MAX_RESULT_BYTES = 64 * 2**20
 LIMIT_MARK = "sandbox limit:"
@@ -242,24 +243,26 @@ def _copy_one(folder_fd, name, dest, seen):
         seen[name] = stamp
 
 
-NOT_RUN = "(a demonstration: the grader does not run it; it counts for nothing)\n"
-
-
 class GradingExecute(Execute):
-    """nbgrader's Execute preprocessor that leaves out the course's demonstrations (``course.demo_cells``: a cell
-    runs unless its id and its whole source are those of a demonstration) and stops each kernel at once when the
-    notebook is done: the kernel's files are thrown away with it, and its results are already out."""
+    """nbgrader's Execute preprocessor that leaves out the course's demonstrations where that changes nothing
+    else (``autograder.demos``) and stops each kernel at once when the notebook is done: the kernel's files are
+    thrown away with it, and its results are already out."""
 
-    demo_cells = Dict(help="{cell id: source} of the demonstrations not run while grading.").tag(config=True)
+    demo_cells = Dict(help="{cell id: source} of the course's demonstrations (``course.demo_cells``).").tag(
+        config=True)
+    _left_out = set()  # ids of this notebook's cells not run (``demos.left_out``)
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("shutdown_kernel", "immediate")
         kwargs.setdefault("kernel_manager_class", PromptKernelManager)
         super().__init__(*args, **kwargs)
 
+    def preprocess(self, nb, resources=None, km=None):
+        self._left_out = left_out(nb.cells, self.demo_cells)
+        return super().preprocess(nb, resources, km)
+
     def preprocess_cell(self, cell, resources, index):
-        if cell.cell_type == "code" and cell.get("id") in self.demo_cells \
-                and self.demo_cells[cell.id] == cell.source:
+        if cell.cell_type == "code" and cell.get("id") in self._left_out:
             cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=NOT_RUN)]
             cell.execution_count = None
             return cell, resources

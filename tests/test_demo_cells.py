@@ -1,42 +1,84 @@
-"""The demonstrations grading leaves out: what they may be, and that only the course's own are left out."""
-import ast
-
+"""The demonstrations grading leaves out: what they may be, and that only those whose absence changes nothing are
+left out."""
 import nbformat
 import pytest
 
-from autograder.course import DEMO_TAG, SOLUTIONS, assignments, demo_cells
-from autograder.kernel import NOT_RUN, GradingExecute
-
-
-def _names(source):
-    """(names a cell binds, names it reads) anywhere in its code."""
-    tree = ast.parse("\n".join("" if line.lstrip().startswith(("%", "!")) else line
-                               for line in source.splitlines()))
-    bound, read = set(), set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name):
-            (read if isinstance(node.ctx, ast.Load) else bound).add(node.id)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            bound.add(node.name)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            bound.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
-    return bound, read
+from autograder.course import NOTEBOOKS, SOLUTIONS, assignments, demo_cells
+from autograder.demos import DEMO_TAG, NOT_RUN, cell_names, left_out
+from autograder.kernel import GradingExecute
 
 
 @pytest.mark.parametrize("assignment", assignments())
-def test_demonstrations_grade_nothing_and_define_nothing_later_cells_use(assignment):
+def test_every_demonstration_of_the_course_is_left_out_of_its_notebooks(assignment):
+    """In the solutions and in the released notebooks as they are, no later cell reads what a demonstration
+    binds, so grading leaves every one out; and none is a graded cell."""
     demos = demo_cells(assignment)
     assert demos, f"{assignment} has no cell tagged {DEMO_TAG!r}"
-    for path in sorted((SOLUTIONS / assignment).glob("*.ipynb")):
-        code = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
-        for i, cell in enumerate(code):
-            if cell.id not in demos:
-                continue
-            assert not cell.metadata.get("nbgrader"), f"{path.name} {cell.id}: an nbgrader cell is never a demo"
-            bound = _names(cell.source)[0]
-            for later in code[i + 1:]:
-                used = bound & _names(later.source)[1]
-                assert not used, f"{path.name}: demo {cell.id} defines {sorted(used)}, used by cell {later.id}"
+    for folder in (SOLUTIONS, NOTEBOOKS):
+        for path in sorted((folder / assignment).glob("*.ipynb")):
+            cells = nbformat.read(path, as_version=4).cells
+            tagged = {c.id for c in cells if c.cell_type == "code" and c.id in demos}
+            assert not any(c.metadata.get("nbgrader") for c in cells if c.id in tagged), \
+                f"{path.name}: an nbgrader cell is never a demo"
+            assert left_out(cells, demos) == tagged, (
+                f"{path.relative_to(folder.parent)}: demonstrations {sorted(tagged - left_out(cells, demos))} would "
+                f"run while grading: a later cell reads a name they bind (make their work a function)")
+
+
+def _notebook(*sources):
+    return [nbformat.v4.new_code_cell(source, id=f"c{i}") for i, source in enumerate(sources)]
+
+
+DEMO = "def show_it():\n    x = 1\n    print(x)\n\n\nshow_it()"
+
+
+@pytest.mark.parametrize("later, runs", [
+    ("y = 2", False),                              # reads nothing the demonstration binds
+    ("x = 3\nprint(x)", False),                    # the demonstration's x is inside its function
+    ("show_it()", True),                           # a student's cell uses the demonstration's function
+    ("def f():\n    return show_it", True),        # also inside a function
+    ("y = [show_it for _ in range(2)]", True),
+    ("%time y = 2", True),                         # a magic may read anything
+    ("!ls", True),
+    ("print(", True),                              # does not parse
+])
+def test_a_demonstration_runs_when_a_later_cell_may_read_what_it_binds(later, runs):
+    cells = _notebook("import numpy", DEMO, later)
+    assert left_out(cells, {"c1": DEMO}) == (set() if runs else {"c1"})
+
+
+def test_a_changed_demonstration_runs_and_so_does_one_whose_names_are_unknown():
+    assert left_out(_notebook(DEMO + "\nprint('mine')"), {"c0": DEMO}) == set()
+    for source in ("from os import *", "%matplotlib inline\nshow()"):
+        assert left_out(_notebook(source), {"c0": source}) == set()
+
+
+def test_demonstrations_left_out_together_and_a_later_one_that_is_left_out_reads_nothing():
+    first, second = "def a():\n    pass", "def b():\n    a()\n\n\nb()"
+    cells = _notebook(first, second, "print(1)")
+    assert left_out(cells, {"c0": first, "c1": second}) == {"c0", "c1"}
+    assert left_out(cells, {"c0": first}) == set()  # the second runs, and reads a
+
+
+@pytest.mark.parametrize("source, bound", [
+    ("x = 1", {"x"}),
+    ("[r for r in range(3)]", set()),                 # a comprehension's variable is its own
+    ("if (n := 3): pass", {"n"}),
+    ("import numpy.linalg as la, os.path", {"la", "os"}),
+    ("for i, j in z:\n    k = i", {"i", "j", "k"}),
+    ("try:\n    pass\nexcept E as e:\n    q = 1", {"e", "q"}),
+    ("class A:\n    z = 1", {"A"}),
+    ("def f():\n    global G\n    G = 1", {"f", "G"}),   # rebinds a name of the notebook when called
+    ("x[0] = 1\ny.z = 2\ndel w[0]", {"x", "y", "w"}),      # changes those objects
+    ("with open(p) as fh:\n    pass", {"fh"}),
+])
+def test_cell_names_binds(source, bound):
+    assert cell_names(source)[0] == bound
+
+
+def test_cell_names_reads_everything_loaded_but_not_parameters():
+    bound, read = cell_names("def f(a, *b, c=d, **e):\n    return a + g\n\n\nx += 1")
+    assert read == {"d", "a", "g", "x"} and bound == {"f", "x"}
 
 
 def test_only_an_unchanged_demonstration_is_left_out(tmp_path):
@@ -52,3 +94,11 @@ def test_only_an_unchanged_demonstration_is_left_out(tmp_path):
     texts = ["".join(o.get("text", "") for o in cell.outputs) for cell in out.cells]
     assert texts == ["", NOT_RUN, "changed by the student\n", "2\n"]
     assert execute.shutdown_kernel == "immediate"
+
+
+def test_a_demonstration_a_students_cell_needs_runs_in_the_kernel(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = _notebook(DEMO, "show_it()")
+    out, _ = GradingExecute(demo_cells={"c0": DEMO}, timeout=60, kernel_name="python3").preprocess(
+        nb, {"metadata": {"path": str(tmp_path)}})
+    assert ["".join(o.get("text", "") for o in cell.outputs) for cell in out.cells] == ["1\n", "1\n"]
