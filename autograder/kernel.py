@@ -62,8 +62,8 @@ class PromptKernelClient(AsyncKernelClient):
 
 
 class PromptKernelManager(AsyncKernelManager):
-    """jupyter_client's kernel manager with a PromptKernelClient, which looks every EXIT_POLL seconds whether
-    a killed kernel has exited (jupyter_client: every 0.1 s, most of it idle)."""
+    """jupyter_client's kernel manager, with a PromptKernelClient and a quicker look at a killed kernel: whether
+    it has exited, every EXIT_POLL seconds (jupyter_client's every 0.1 s left a core idle for most of that)."""
 
     client_class = DottedObjectName("autograder.kernel.PromptKernelClient")
     client_factory = Type(PromptKernelClient, klass=AsyncKernelClient)  # what client() makes

@@ -2,7 +2,7 @@
 and 2 local Dask workers and on a loopback Dask cluster (a scheduler and two worker processes), without a
 sandbox, and nbgrader's own serial CLI; plus the start of one sealed kernel.
 
-    python bench/grading_throughput.py [--students 4] [--repeat 3] [--no-nbgrader]
+    python bench/grading_throughput.py [--students 4] [--large 20] [--repeat 3] [--no-nbgrader]
 
 Every student hands in every assignment: a third perfect, some blank, the rest one corpus mistake each. Timed,
 interleaved in each repeat so that the machine's load falls on all alike (medians are reported):
@@ -12,7 +12,10 @@ interleaved in each repeat so that the machine's load falls on all alike (median
 - ``cluster2``: the same through ``--scheduler-file`` on a loopback cluster of two one-thread worker processes;
 - ``jobs1_no_sandbox``, ``no_sandbox``: ``--jobs 1`` and ``--jobs 2`` with ``--no-sandbox`` (the kernel sees the
   real helpers, so the quick training runs run to their end: these do a little more work);
-- ``nbgrader``: ``nbgrader autograde`` + ``generate_feedback``, serial, per assignment, no sandbox.
+- ``nbgrader``: ``nbgrader autograde`` + ``generate_feedback``, serial, per assignment, no sandbox;
+- ``large_jobs2``, ``large_cluster2``: ``jobs2`` and ``cluster2`` on a larger class (``--large`` students, 0: none),
+  where the run's fixed costs (starting the workers, the assignments' scratch courses, the output folder's
+  gradebook) weigh less: what a real class of a few hundred notebooks sees.
 
 The cost of the sandbox itself is measured apart, as the time to start a Python that imports numpy and helpers:
 under bubblewrap, under the sandbox bubblewrap replaced (the stdlib mount-namespace launcher of commit
@@ -159,12 +162,15 @@ def main():
     parser.add_argument("--starts", type=int, default=10, help="sealed Python starts per sandbox")
     parser.add_argument("--baseline", default="169d2e9", help="commit of the replaced sandbox launcher")
     parser.add_argument("--no-nbgrader", action="store_true", help="leave out serial nbgrader (slow)")
+    parser.add_argument("--large", type=int, default=20, help="students of the larger class (0: leave it out)")
     args = parser.parse_args()
     grader = [sys.executable, "-m", "autograder", "grade"]
     with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
         tmp = Path(tmp)
         subs = tmp / "submissions"
         notebooks = make_class(subs, args.students)
+        large = tmp / "large-class"
+        large_notebooks = make_class(large, args.large) if args.large else 0
         launcher = old_launcher(tmp / "old-launcher", args.baseline)
         cluster = LoopbackCluster(tmp)
         variants = {
@@ -174,6 +180,11 @@ def main():
             "jobs1_no_sandbox": (ROOT, ["--jobs", "1", "--no-sandbox"]),
             "no_sandbox": (ROOT, ["--jobs", "2", "--no-sandbox"]),
         }
+        if args.large:
+            variants.update(large_jobs2=(ROOT, ["--jobs", "2"]),
+                            large_cluster2=(ROOT, ["--scheduler-file", str(cluster.file)]))
+        size = {name: large_notebooks if name.startswith("large_") else notebooks for name in variants}
+        size["nbgrader"] = notebooks
         times = {name: [] for name in list(variants) + ([] if args.no_nbgrader else ["nbgrader"])}
         starts = {"bubblewrap": [], "namespaces": [], "none": []}
         try:
@@ -183,7 +194,8 @@ def main():
             for r in range(args.repeat):
                 for name, (cwd, extra) in variants.items():
                     start = time.perf_counter()
-                    subprocess.run(grader + [str(subs), "--out", str(tmp / f"{name}{r}")] + extra, check=True,
+                    folder = large if name.startswith("large_") else subs
+                    subprocess.run(grader + [str(folder), "--out", str(tmp / f"{name}{r}")] + extra, check=True,
                                    cwd=cwd, capture_output=True)
                     times[name].append(time.perf_counter() - start)
                 if not args.no_nbgrader:
@@ -198,17 +210,19 @@ def main():
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or 'cpu'}, "
                    f"Python {platform.python_version()}",
         "class": f"{args.students} students x {len(assignments())} assignments = {notebooks} notebooks",
+        "large_class": f"{args.large} students x {len(assignments())} assignments = {large_notebooks} notebooks",
+        "notebooks": size,
         "repeat": args.repeat, "baseline": args.baseline,
         "seconds_median": median, "seconds_all": times,
-        "notebooks_per_minute": {name: notebooks * 60 / m for name, m in median.items()},
+        "notebooks_per_minute": {name: size[name] * 60 / m for name, m in median.items()},
         "sealed_start_seconds_median": start_median, "sealed_start_seconds_all": starts,
         "sandbox_cost": {"jobs1": median["jobs1"] / median["jobs1_no_sandbox"] - 1,
                          "jobs2": median["jobs2"] / median["no_sandbox"] - 1,
                          "sealed_start_vs_replaced": start_median["bubblewrap"] / start_median["namespaces"] - 1},
     }
-    print(f"{'grader':28} {'median s':>9} {'notebooks/min':>14}")
+    print(f"{'grader':28} {'notebooks':>9} {'median s':>9} {'notebooks/min':>14}")
     for name in times:
-        print(f"{name:28} {median[name]:9.1f} {result['notebooks_per_minute'][name]:14.1f}")
+        print(f"{name:28} {size[name]:9d} {median[name]:9.1f} {result['notebooks_per_minute'][name]:14.1f}")
     print("a sealed Python importing numpy and helpers, median s: "
           + ", ".join(f"{k} {v:.3f}" for k, v in start_median.items()))
     print("the sandbox's cost: " + ", ".join(f"{k} {v:+.1%}" for k, v in result["sandbox_cost"].items()))
