@@ -393,21 +393,25 @@ def batchnorm_forward(x, gamma, beta, bn_param):
     channels = x.shape[1]
     running_mean = bn_param.setdefault("running_mean", xp.zeros(channels, dtype=x.dtype))
     running_var = bn_param.setdefault("running_var", xp.ones(channels, dtype=x.dtype))
-    if mode == "train":
-        m = x.size // channels
-        mean = x.sum(axis=axes) / m
-        centred = x - mean.reshape(shape)
-        var = _per_channel_dot(xp, centred, centred) / m  # biased: divide by m
-        bn_param["running_mean"] = momentum * running_mean + (1 - momentum) * mean
-        bn_param["running_var"] = momentum * running_var + (1 - momentum) * var
-    else:
-        centred, var = x - running_mean.reshape(shape), running_var
-    inv_std = 1 / xp.sqrt(var + eps)
-    x_hat = centred
-    x_hat *= inv_std.reshape(shape).astype(x.dtype, copy=False)  # in place: centred is not needed any more
-    out = x_hat * gamma.reshape(shape)
+    if mode == "test":
+        # out = x * scale + shift, with the running statistics folded into scale and shift (as PyTorch's inference
+        # kernel does): two passes over x, and the cache keeps x itself
+        inv_std = (1 / xp.sqrt(running_var + eps)).astype(x.dtype, copy=False)
+        scale = gamma * inv_std
+        out = x * scale.reshape(shape).astype(x.dtype, copy=False)
+        out += (beta - running_mean * scale).reshape(shape).astype(x.dtype, copy=False)
+        return out, (x, running_mean, gamma, inv_std, axes, shape, mode)
+    m = x.size // channels
+    mean = x.sum(axis=axes) / m
+    centred = x - mean.reshape(shape)
+    var = _per_channel_dot(xp, centred, centred) / m  # biased: divide by m
+    bn_param["running_mean"] = momentum * running_mean + (1 - momentum) * mean
+    bn_param["running_var"] = momentum * running_var + (1 - momentum) * var
+    inv_std = (1 / xp.sqrt(var + eps)).astype(x.dtype, copy=False)
+    # out = gamma * x_hat + beta with x_hat = centred * inv_std, which is never stored: the cache keeps centred
+    out = centred * (gamma * inv_std).reshape(shape).astype(x.dtype, copy=False)
     out += beta.reshape(shape)
-    return out, (x_hat, gamma, inv_std, axes, shape, mode)
+    return out, (centred, None, gamma, inv_std, axes, shape, mode)
 
 
 def batchnorm_backward(dout, cache):
@@ -415,16 +419,18 @@ def batchnorm_backward(dout, cache):
 
     In train mode dx accounts for the batch mean and variance depending on x; in test mode they are constants.
     """
-    x_hat, gamma, inv_std, axes, shape, mode = cache
+    values, mean, gamma, inv_std, axes, shape, mode = cache
     xp = array_module(dout)
     dbeta = dout.sum(axis=axes)
-    dgamma = _per_channel_dot(xp, dout, x_hat)
     scale = (gamma * inv_std).reshape(shape).astype(dout.dtype, copy=False)
-    if mode == "test":
-        return dout * scale, dgamma, dbeta
+    if mode == "test":  # values is x: sum(dout * x_hat) = (sum(dout * x) - mean * sum(dout)) * inv_std
+        dgamma = (_per_channel_dot(xp, dout, values) - mean * dbeta) * inv_std
+        return dout * scale, dgamma.astype(dout.dtype, copy=False), dbeta
+    centred = values
+    dgamma = _per_channel_dot(xp, dout, centred) * inv_std  # sum of dout * x_hat, x_hat = centred * inv_std
     m = dout.size // dout.shape[1]
     # dx = scale * (dout - mean(dout) - x_hat * mean(dout * x_hat)), built in one buffer
-    dx = x_hat * (dgamma / m).reshape(shape)
+    dx = centred * (dgamma * inv_std / m).reshape(shape).astype(dout.dtype, copy=False)
     dx += (dbeta / m).reshape(shape)
     xp.subtract(dout, dx, out=dx)
     dx *= scale

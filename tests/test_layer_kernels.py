@@ -86,6 +86,25 @@ def test_batchnorm_test_mode_uses_the_running_statistics_and_changes_nothing():
         K.batchnorm_forward(x, gamma, beta, {"mode": "eval"})
 
 
+@pytest.mark.parametrize("mode", ["train", "test"])
+def test_float32_batchnorm_stays_accurate_far_from_zero(mode):
+    """Channels centred at 50, spread 0.5: test mode folds the running statistics into one scale and shift, and
+    its dgamma subtracts mean * dbeta; both must still agree with float64 to float32's precision."""
+    rng = np.random.default_rng(5)
+    x = rng.normal(50.0, 0.5, size=(16, 3, 8, 8))
+    gamma, beta, dout = rng.normal(size=3), rng.normal(size=3), rng.normal(size=x.shape)
+    stats = {"running_mean": np.full(3, 50.0), "running_var": np.full(3, 0.25)}
+    exact = K.batchnorm_forward(x, gamma, beta, {"mode": mode, **stats})
+    single = K.batchnorm_forward(*(a.astype(np.float32) for a in (x, gamma, beta)),
+                                 {"mode": mode, **{k: v.astype(np.float32) for k, v in stats.items()}})
+    assert single[0].dtype == np.float32
+    np.testing.assert_allclose(single[0], exact[0], rtol=1e-4, atol=1e-4)
+    for ours, reference in zip(K.batchnorm_backward(dout.astype(np.float32), single[1]),
+                               K.batchnorm_backward(dout, exact[1])):
+        assert ours.dtype == np.float32
+        np.testing.assert_allclose(ours, reference, rtol=1e-4, atol=1e-3 * np.abs(reference).max())
+
+
 def test_softmax_cross_entropy_is_the_mean_negative_log_likelihood_and_never_overflows():
     rng = np.random.default_rng(4)
     scores, y = rng.normal(size=(6, 4)), rng.integers(0, 4, size=6)
