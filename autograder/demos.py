@@ -104,12 +104,12 @@ def left_out(cells, demos):
     candidates = {i for i, cell in enumerate(code) if cell.get("id") in demos and demos[cell.id] == cell.source
                   and names[i] is not None}
     while True:  # a demonstration that runs may read what another binds: that one runs too
+        running = [j for j in range(len(code)) if j not in candidates]
+        if any(names[j] is None for j in running):
+            return set()  # a cell that runs may read anything
         kept = set()
-        for i in sorted(candidates):
-            running = [j for j in range(len(code)) if j not in candidates]
-            if any(names[j] is None for j in running):
-                continue  # a cell that runs may read anything
-            reads = set().union(*(names[j][1] if j > i else names[j][2] for j in running if names[j] is not None))
+        for i in candidates:
+            reads = set().union(*(names[j][1] if j > i else names[j][2] for j in running))
             if not names[i][0] & reads:
                 kept.add(i)
         if kept == candidates:
