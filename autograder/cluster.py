@@ -8,6 +8,7 @@ done, failed and the rate. Ctrl-C stops cleanly: what was graded is returned and
 import logging
 import signal
 import sys
+import threading
 import time
 
 import dask
@@ -33,32 +34,56 @@ class LeaveCtrlCToTheGrader(WorkerPlugin):
 
 
 class Cluster:
-    """A Dask client for grading: ``with Cluster(jobs=2) as cluster: results = cluster.grade(tasks)``."""
+    """A Dask client for grading: ``with Cluster(jobs=2) as cluster: results = cluster.grade(tasks)``.
+
+    The local workers start (or the client connects) in a background thread, so that what the caller prepares
+    meanwhile (the output folder's gradebook) overlaps with it; ``grade`` waits until the cluster is there and
+    raises what its start raised. Local workers import the grader as they start (Dask's ``preload``), not on
+    their first submission.
+    """
 
     def __init__(self, jobs=1, scheduler=None, scheduler_file=None):
-        self.local = None
-        if scheduler or scheduler_file:
-            self.client = Client(address=scheduler, scheduler_file=scheduler_file, timeout="30s")
-        else:
+        self.local = self.client = self._error = None
+        self._starting = threading.Thread(target=self._start, args=(jobs, scheduler, scheduler_file), daemon=True,
+                                          name="autograder-cluster-start")
+        self._starting.start()
+
+    def _start(self, jobs, scheduler, scheduler_file):
+        try:
+            if scheduler or scheduler_file:
+                self.client = Client(address=scheduler, scheduler_file=scheduler_file, timeout="30s")
+                return
             with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
                 self.local = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
-                                          dashboard_address=":0", silence_logs=logging.ERROR)
+                                          dashboard_address=":0", silence_logs=logging.ERROR,
+                                          preload=[run_task.__module__])
             self.client = Client(self.local)
             self.client.register_plugin(LeaveCtrlCToTheGrader())  # also for workers started later (restarts)
+        except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread by _ready
+            self._error = exc
+
+    def _ready(self):
+        self._starting.join()
+        if self._error is not None:
+            raise self._error
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        self.client.close()
+        self._starting.join()
+        if self.client is not None:
+            self.client.close()
         if self.local is not None:
             try:
                 self.local.close(timeout=CLOSE_SECONDS)
             except TimeoutError:  # the results are in; the workers are daemons and end with this process
                 print(f"warning: the local Dask workers did not stop within {CLOSE_SECONDS} s", file=sys.stderr)
 
-    def grade(self, tasks, progress=True):
-        """{task key: Result} for ``tasks``, and whether the run was interrupted (Ctrl-C) before the end."""
+    def grade(self, tasks, progress=True, done=None):
+        """{task key: Result} for ``tasks``, and whether the run was interrupted (Ctrl-C) before the end.
+        ``done(result)``, if given, is called with each Result as it comes back."""
+        self._ready()
         # each assignment's nbgrader course is made once, on the cluster, and shared with the tasks
         templates = {a: self.client.submit(build_template, a, tasks[0].course_version, pure=False)
                      for a in sorted({t.assignment for t in tasks})}
@@ -70,8 +95,11 @@ class Cluster:
         try:
             for future in as_completed(futures):
                 task = futures[future]
-                results[task.key] = _outcome(future, task)
-                failed += any(r["status"] in ("error", "ungradable", "timeout") for r in results[task.key].rows)
+                result = _outcome(future, task)
+                if done is not None:
+                    done(result)
+                results[task.key] = result  # after done: a result Ctrl-C cut short there is graded again next run
+                failed += any(r["status"] in ("error", "ungradable", "timeout") for r in result.rows)
                 bar.update()
                 bar.set_postfix(failed=failed, per_min=f"{len(results) * 60 / (time.monotonic() - start):.1f}")
         except KeyboardInterrupt:

@@ -15,6 +15,7 @@ import csv
 import json
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 from . import gradebook, guard, references
@@ -82,25 +83,33 @@ def grade(submissions, out=None, jobs=1, settings=Settings(), scheduler=None, sc
     out.mkdir(parents=True, exist_ok=True)
     state, previous = _read_state(out), _read_rows(out)
 
+    task_digests = {t.key: t.digest() for t in tasks}
+
     def needs_grading(task):
         if students:
             return task.student in students
-        return force or state.get(task.key) != task.digest() or task.key not in previous
+        return force or state.get(task.key) != task_digests[task.key] or task.key not in previous
 
     todo = [t for t in tasks if needs_grading(t)]
-    carried = gradebook.prepare(out, todo, tasks)  # the nbgrader course folder knows the assignments to grade
     results, interrupted = {}, False
     if todo:
-        with Cluster(jobs=jobs, scheduler=scheduler, scheduler_file=scheduler_file) as cluster:
-            results, interrupted = cluster.grade(todo, progress=progress)
-    digests = {t.key: t.digest() for t in tasks}
+        # the workers start while the output folder's gradebook learns the assignments (gradebook.prepare); nbgrader
+        # works in `scratch` meanwhile, the current folder a worker starts in, so `scratch` outlives the workers
+        with tempfile.TemporaryDirectory(prefix="autograder-prepare-") as scratch, \
+                Cluster(jobs=jobs, scheduler=scheduler, scheduler_file=scheduler_file) as cluster:
+            carried = gradebook.prepare(out, todo, tasks, scratch=scratch)
+            with gradebook.Recorder(out, carried, todo) as recorder:
+                def keep(result):  # each result is written as it comes back, while the others are graded
+                    _write_feedback(out, result)
+                    recorder.add(result)
+                results, interrupted = cluster.grade(todo, progress=progress, done=keep)
+    else:
+        gradebook.prepare(out, todo, tasks)  # writes the course folder's configuration
     for key, result in results.items():
         for warning in result.warnings:
             print(f"warning: {warning}", file=sys.stderr)
-        _write_feedback(out, result)
         previous[key] = result.rows
-        state[key] = digests[key]
-    gradebook.record(out, results.values(), carried, todo)
+        state[key] = task_digests[key]
     current = {t.key for t in tasks}
     rows = [row for t in tasks if t.key in previous for row in previous[t.key]]
     for key in set(state) - current:

@@ -23,6 +23,7 @@ dropped, with a warning naming them, and the cell waits for grading again.
 ``final_rows`` is what the exports and the report read: the rows of ``grades.csv`` with the scores entered in
 formgrader applied (manual score, extra credit).
 """
+import contextlib
 import csv
 import os
 import shutil
@@ -69,12 +70,17 @@ def write_config(out):
 
 # ------------------------------------------------------------------------------------------------ writing (grade)
 
-def prepare(out, todo, tasks, solutions=SOLUTIONS):
+def prepare(out, todo, tasks, solutions=SOLUTIONS, scratch=None):
     """Records in ``out/gradebook.db`` each assignment of ``todo`` as the course has it now, before grading.
+
+    nbgrader works in a scratch course folder per assignment, under ``scratch`` (left there for the caller to
+    remove) or a temporary folder. nbgrader makes it the process's current folder while it works: a process started
+    meanwhile (a Dask worker) starts there, so ``grade``, which starts its workers meanwhile, passes a ``scratch``
+    that outlives them.
 
     When an assignment's cells changed since its submissions were recorded, nbgrader refuses to change it: if every
     submission of it is about to be graded again, they are taken out first (what was entered by hand is carried
-    over to ``record``, see the module docstring); otherwise GraderError asks for ``--force``.
+    over to ``Recorder``, see the module docstring); otherwise GraderError asks for ``--force``.
 
     Returns the carried-over hand grading, {(student, assignment): what ``_entered`` gives}.
     """
@@ -83,7 +89,7 @@ def prepare(out, todo, tasks, solutions=SOLUTIONS):
     carried = {}
     for assignment in sorted({t.assignment for t in todo}):
         try:
-            _generate(out, assignment, solutions)
+            _generate(out, assignment, solutions, scratch)
             continue
         except GraderError as exc:
             if "submissions" not in str(exc):
@@ -97,15 +103,18 @@ def prepare(out, todo, tasks, solutions=SOLUTIONS):
                 student = submission.student.id
                 carried[(student, assignment)] = _entered(gb, out, student, assignment)
                 gb.remove_submission(assignment, student)
-        _generate(out, assignment, solutions)
+        _generate(out, assignment, solutions, scratch)
     return carried
 
 
-def _generate(out, assignment, solutions):
-    """nbgrader's generate_assignment on a scratch copy of the source, recording into ``out``'s gradebook; then the
-    source notebooks go to ``out/source/<assignment>/`` (formgrader lists the assignments it finds there, and links
-    to their source: where the grader reads the rubric of a written answer)."""
-    with tempfile.TemporaryDirectory(prefix="autograder-gradebook-") as tmp:
+def _generate(out, assignment, solutions, scratch=None):
+    """nbgrader's generate_assignment on a scratch copy of the source (under ``scratch``, or a temporary folder),
+    recording into ``out``'s gradebook; then the source notebooks go to ``out/source/<assignment>/`` (formgrader lists
+    the assignments it finds there, and links to their source: where the grader reads the rubric of a written
+    answer)."""
+    with contextlib.ExitStack() as stack:
+        tmp = (tempfile.mkdtemp(prefix=f"{assignment}-", dir=scratch) if scratch else
+               stack.enter_context(tempfile.TemporaryDirectory(prefix="autograder-gradebook-")))
         shutil.copytree(Path(solutions) / assignment, Path(tmp) / "source" / assignment, ignore=SOURCE_IGNORED)
         config = nbgrader_config(sandbox=False)
         config.CourseDirectory.db_url = db_url(out)
@@ -118,69 +127,84 @@ def _generate(out, assignment, solutions):
     shutil.copytree(Path(solutions) / assignment, Path(out) / "source" / assignment, ignore=SOURCE_IGNORED)
 
 
-def record(out, results, carried=None, tasks=(), log=None):
-    """Writes each Result's submission into ``out/gradebook.db`` and ``out/autograded/``, and the notebooks of its
-    Task (in ``tasks``) into ``out/submitted/``, replacing an earlier one of the same student and assignment.
-    Returns the warnings (hand grading dropped because the work changed)."""
-    out, log = Path(out), log or sys.stderr
-    carried = carried or {}
-    handed = {task.key: task for task in tasks}
-    warnings = []
-    with Gradebook(db_url(out)) as gb, python_warnings.catch_warnings():
-        # nbgrader's add_submission after remove_submission makes SQLAlchemy warn about its own session
-        python_warnings.filterwarnings("ignore", message="Object of type .* not in session", module="nbgrader")
-        for result in results:
-            student, assignment = result.student, result.assignment
-            folder = out / "autograded" / student / assignment
-            entered = carried.get((student, assignment))
-            if entered is None:
-                entered = _entered(gb, out, student, assignment)
-            try:
-                gb.remove_submission(assignment, student)
-            except MissingEntry:
-                pass
-            shutil.rmtree(folder, ignore_errors=True)
-            folder.mkdir(parents=True)
-            task = handed.get(f"{student}/{assignment}")
-            if task is not None:   # as handed in: formgrader counts the submissions in submitted/
-                submitted = out / "submitted" / student / assignment
-                shutil.rmtree(submitted, ignore_errors=True)
-                submitted.mkdir(parents=True)
-                for name, data in task.notebooks.items():
-                    (submitted / f"{name}.ipynb").write_bytes(data)
-            notebooks = {}
-            for name, data in result.autograded.items():
-                (folder / f"{name}.ipynb").write_bytes(data)
-                notebooks[name] = parse(data)
-            gb.update_or_create_student(student)
-            submission = gb.add_submission(assignment, student)
-            rows = {(r["notebook"], r["cell"]): r for r in result.rows}
-            kept = set()
-            for nb in submission.notebooks:
-                for grade in nb.grades:
-                    row = rows.get((nb.name, grade.name))
-                    if row is None:
-                        continue
-                    grade.auto_score = None if row["points"] is None else float(row["points"])
-                    grade.needs_manual_grade = row["points"] is None
-                    old = entered.get((nb.name, grade.name, "grade"))
-                    if old and old[-1] == _answer(notebooks.get(nb.name), grade.name):
-                        grade.manual_score, grade.extra_credit = old[0], old[1]
-                        grade.needs_manual_grade = False
-                        kept.add((nb.name, grade.name, "grade"))
-                for comment in nb.comments:
-                    old = entered.get((nb.name, comment.name, "comment"))
-                    if old and old[-1] == _answer(notebooks.get(nb.name), comment.name):
-                        comment.manual_comment = old[0]
-                        kept.add((nb.name, comment.name, "comment"))
-            gb.db.commit()
-            for notebook, cell, kind in sorted(set(entered) - kept):
-                warnings.append(f"{student}/{assignment}: the {'score' if kind == 'grade' else 'comment'} entered "
-                                f"by hand for {notebook}/{cell} was dropped: the work it judged changed (or the "
-                                "cell is gone); grade it again in formgrader")
-    for warning in warnings:
-        print(f"warning: {warning}", file=log)
-    return warnings
+class Recorder:
+    """Writes Results into ``out/gradebook.db`` and ``out/autograded/`` one by one, as they come back from the
+    workers, and the notebooks of their Task (in ``tasks``) into ``out/submitted/``, replacing an earlier submission
+    of the same student and assignment: ``with Recorder(out, carried, tasks) as recorder: recorder.add(result)``.
+    ``carried``: the hand grading ``prepare`` took out. On leaving, the warnings (hand grading dropped because the
+    work changed) are printed to ``log`` and kept in ``warnings``."""
+
+    def __init__(self, out, carried=None, tasks=(), log=None):
+        self.out, self.log = Path(out), log or sys.stderr
+        self.carried = carried or {}
+        self.handed = {task.key: task for task in tasks}
+        self.warnings = []
+
+    def __enter__(self):
+        self.gb = Gradebook(db_url(self.out))
+        return self
+
+    def __exit__(self, *exc):
+        self.gb.close()
+        for warning in self.warnings:
+            print(f"warning: {warning}", file=self.log)
+
+    def add(self, result):
+        with python_warnings.catch_warnings():
+            # nbgrader's add_submission after remove_submission makes SQLAlchemy warn about its own session
+            python_warnings.filterwarnings("ignore", message="Object of type .* not in session", module="nbgrader")
+            self._add(result)
+
+    def _add(self, result):
+        out, gb = self.out, self.gb
+        student, assignment = result.student, result.assignment
+        folder = out / "autograded" / student / assignment
+        entered = self.carried.get((student, assignment))
+        if entered is None:
+            entered = _entered(gb, out, student, assignment)
+        try:
+            gb.remove_submission(assignment, student)
+        except MissingEntry:
+            pass
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        task = self.handed.get(f"{student}/{assignment}")
+        if task is not None:   # as handed in: formgrader counts the submissions in submitted/
+            submitted = out / "submitted" / student / assignment
+            shutil.rmtree(submitted, ignore_errors=True)
+            submitted.mkdir(parents=True)
+            for name, data in task.notebooks.items():
+                (submitted / f"{name}.ipynb").write_bytes(data)
+        notebooks = {}
+        for name, data in result.autograded.items():
+            (folder / f"{name}.ipynb").write_bytes(data)
+            notebooks[name] = parse(data)
+        gb.update_or_create_student(student)
+        submission = gb.add_submission(assignment, student)
+        rows = {(r["notebook"], r["cell"]): r for r in result.rows}
+        kept = set()
+        for nb in submission.notebooks:
+            for grade in nb.grades:
+                row = rows.get((nb.name, grade.name))
+                if row is None:
+                    continue
+                grade.auto_score = None if row["points"] is None else float(row["points"])
+                grade.needs_manual_grade = row["points"] is None
+                old = entered.get((nb.name, grade.name, "grade"))
+                if old and old[-1] == _answer(notebooks.get(nb.name), grade.name):
+                    grade.manual_score, grade.extra_credit = old[0], old[1]
+                    grade.needs_manual_grade = False
+                    kept.add((nb.name, grade.name, "grade"))
+            for comment in nb.comments:
+                old = entered.get((nb.name, comment.name, "comment"))
+                if old and old[-1] == _answer(notebooks.get(nb.name), comment.name):
+                    comment.manual_comment = old[0]
+                    kept.add((nb.name, comment.name, "comment"))
+        gb.db.commit()
+        for notebook, cell, kind in sorted(set(entered) - kept):
+            self.warnings.append(f"{student}/{assignment}: the {'score' if kind == 'grade' else 'comment'} entered "
+                                 f"by hand for {notebook}/{cell} was dropped: the work it judged changed (or the "
+                                 "cell is gone); grade it again in formgrader")
 
 
 def _entered(gb, out, student, assignment):
