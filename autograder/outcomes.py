@@ -25,11 +25,14 @@ LIMIT_SIGNS = (("No space left on device", "disk"), ("Disk quota exceeded", "dis
 
 
 def limits_reached(nb, limits):
-    """Reasons, one per limit, for the sandbox limits the graded notebook ``nb`` shows it ran into."""
+    """Reasons, one per limit, for the sandbox limits the graded notebook ``nb`` shows it ran into: in its errors,
+    and in what C libraries print on stderr when the limit stops them (ZMQ's and OpenBLAS's threads: a fork loop
+    whose children die there may never make the kernel's own fork fail)."""
     found = {}
     for cell in nb.cells:
         for output in cell.get("outputs", []):
-            text = " ".join([output.get("ename", ""), output.get("evalue", "")] + output.get("traceback", []))
+            text = " ".join([output.get("ename", ""), output.get("evalue", "")] + output.get("traceback", []) +
+                            ([output.get("text", "")] if output.get("name") == "stderr" else []))
             for sign, limit in LIMIT_SIGNS:
                 if sign in text:
                     found.setdefault(limit, sign)

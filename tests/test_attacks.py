@@ -5,10 +5,13 @@ import re
 import subprocess
 import sys
 
+import nbformat
 import pytest
 
 from autograder.course import HELPERS, REPO_ROOT
 from autograder.guard import DELEGATED, check, course_fingerprints, pasted
+from autograder.outcomes import limits_reached
+from autograder.sandbox import Limits
 from conftest import DELEGATIONS, FAULT_ASSIGNMENT, auto_rows_of, by_hand, first_exercise, rows_of
 from studentwork import fill_release, write_submission
 from test_grading import feedback_text
@@ -38,6 +41,26 @@ def test_a_loop_at_a_limit_gets_rows_naming_the_limit(graded, student, limit):
     rows = auto_rows_of(graded[0], student)
     assert rows and rows[0]["status"] == "limit" and limit in rows[0]["reason"], rows[0]
     assert rows[0]["points"] == 0
+
+
+@pytest.mark.parametrize("output", [
+    # the kernel's own fork failed
+    nbformat.v4.new_output("error", ename="BlockingIOError", evalue="[Errno 11] Resource temporarily unavailable",
+                           traceback=[]),
+    # the fork loop's children died starting ZMQ's threads, the kernel looped on until the cell's time ran out
+    nbformat.v4.new_output("stream", name="stderr", text="Resource temporarily unavailable (src/thread.cpp:241)\n"),
+])
+def test_a_process_limit_is_named_from_the_kernels_error_or_a_c_librarys_stderr(output):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import os\nwhile True:\n    os.fork()",
+                                                                   outputs=[output])])
+    reasons = limits_reached(nb, Limits())
+    assert len(reasons) == 1 and "process limit" in reasons[0], reasons
+
+
+def test_what_a_student_prints_on_stdout_names_no_limit():
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print('MemoryError')", outputs=[
+        nbformat.v4.new_output("stream", name="stdout", text="MemoryError\n")])])
+    assert limits_reached(nb, Limits()) == []
 
 
 def test_other_submissions_are_untouched_by_the_attacks(graded):
