@@ -2,6 +2,7 @@
 import csv
 import html
 import re
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -246,3 +247,19 @@ def test_a_submission_past_its_time_is_killed_and_still_gets_rows_and_feedback(t
     assert all(r["status"] == "needs manual grading" for r in rows if by_hand(r))   # its answer is still there
     page = (tmp_path / "out" / "feedback" / "slow" / FAULT_ASSIGNMENT / f"{notebook}.html").read_text()
     assert "could not be graded" in page
+
+
+def test_only_the_workers_scratch_gradebooks_skip_waiting_for_the_disk(tmp_path):
+    from nbgrader.api import Gradebook
+    from sqlalchemy import text
+
+    from autograder import run
+
+    def settings(folder):
+        with Gradebook(f"sqlite:///{folder / 'gradebook.db'}") as gb:
+            return (gb.db.execute(text("PRAGMA synchronous")).scalar(),
+                    gb.db.execute(text("PRAGMA journal_mode")).scalar())
+
+    scratch = Path(tempfile.mkdtemp(dir=run.workspace().root))
+    assert settings(scratch) == (0, "memory")  # a task's scratch course: thrown away with the task
+    assert settings(tmp_path) == (2, "delete")  # e.g. the output folder's gradebook: SQLite's defaults
