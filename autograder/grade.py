@@ -75,12 +75,9 @@ def grade(submissions, out=None, jobs=1, settings=Settings(), scheduler=None, sc
     out = Path(out).resolve() if out else submissions.parent / "grades"
     known = assignments(SOLUTIONS)
     found = find_submissions(submissions, known, skip={out})
-    for assignment in sorted({a for _, a, _ in found}):
-        check_references(assignment)
     version = course_version(REPO_ROOT)
     tasks = [read_task(student, assignment, folder, graded_cells(assignment), settings, version)
              for student, assignment, folder in found]
-    out.mkdir(parents=True, exist_ok=True)
     state, previous = _read_state(out), _read_rows(out)
 
     task_digests = {t.key: t.digest() for t in tasks}
@@ -91,20 +88,27 @@ def grade(submissions, out=None, jobs=1, settings=Settings(), scheduler=None, sc
         return force or state.get(task.key) != task_digests[task.key] or task.key not in previous
 
     todo = [t for t in tasks if needs_grading(t)]
+
+    def prepare(scratch=None):
+        for assignment in sorted({a for _, a, _ in found}):
+            check_references(assignment)
+        out.mkdir(parents=True, exist_ok=True)
+        return gradebook.prepare(out, todo, tasks, scratch=scratch)
+
     results, interrupted = {}, False
     if todo:
-        # the workers start while the output folder's gradebook learns the assignments (gradebook.prepare); nbgrader
-        # works in `scratch` meanwhile, the current folder a worker starts in, so `scratch` outlives the workers
+        # the workers start while the course is checked and the output folder's gradebook learns the assignments;
+        # nbgrader works in `scratch` meanwhile, the current folder a worker starts in, so it outlives the workers
         with tempfile.TemporaryDirectory(prefix="autograder-prepare-") as scratch, \
                 Cluster(jobs=jobs, scheduler=scheduler, scheduler_file=scheduler_file) as cluster:
-            carried = gradebook.prepare(out, todo, tasks, scratch=scratch)
+            carried = prepare(scratch)
             with gradebook.Recorder(out, carried, todo) as recorder:
                 def keep(result):  # each result is written as it comes back, while the others are graded
                     _write_feedback(out, result)
                     recorder.add(result)
                 results, interrupted = cluster.grade(todo, progress=progress, done=keep)
     else:
-        gradebook.prepare(out, todo, tasks)  # writes the course folder's configuration
+        prepare()  # checks the course and writes the course folder's configuration
     for key, result in results.items():
         for warning in result.warnings:
             print(f"warning: {warning}", file=sys.stderr)
