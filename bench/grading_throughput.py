@@ -10,7 +10,7 @@ interleaved in each repeat so that the machine's load falls on all alike (median
 - ``jobs1``, ``jobs2``: ``python -m autograder grade --jobs N`` as shipped (bubblewrap, the course's answers
   switched off, which also stops 04's and 05's quick training runs early);
 - ``cluster2``: the same through ``--scheduler-file`` on a loopback cluster of two one-thread worker processes,
-  started (untimed) before it in each repeat and stopped after ``large_cluster2``;
+  started (untimed) before the cluster variants in each repeat and stopped after them;
 - ``jobs1_no_sandbox``, ``no_sandbox``: ``--jobs 1`` and ``--jobs 2`` with ``--no-sandbox`` (the kernel sees the
   real helpers, so the quick training runs run to their end: these do a little more work);
 - ``nbgrader``: ``nbgrader autograde`` + ``generate_feedback``, serial, per assignment, no sandbox;
