@@ -16,7 +16,7 @@ from distributed import Client, LocalCluster, WorkerPlugin, as_completed
 from distributed.scheduler import KilledWorker
 from tqdm.auto import tqdm
 
-from .run import CourseMismatch, build_template, failed_result, run_task
+from .run import CourseMismatch, failed_result, run_task
 
 ALLOWED_FAILURES = 2  # workers a submission may take down before it is given up (LocalCluster; a scheduler of
                       # your own has its own distributed.scheduler.allowed-failures)
@@ -80,14 +80,16 @@ class Cluster:
             except TimeoutError:  # the results are in; the workers are daemons and end with this process
                 print(f"warning: the local Dask workers did not stop within {CLOSE_SECONDS} s", file=sys.stderr)
 
-    def grade(self, tasks, progress=True, done=None):
+    def grade(self, tasks, templates, progress=True, done=None):
         """{task key: Result} for ``tasks``, and whether the run was interrupted (Ctrl-C) before the end.
+        ``templates``: {assignment: its scratch nbgrader course} (``autograder.run.build_templates``).
         ``done(result)``, if given, is called with each Result as it comes back."""
         self._ready()
-        # each assignment's nbgrader course is made once, on the cluster, and shared with the tasks
-        templates = {a: self.client.submit(build_template, a, tasks[0].course_version, pure=False)
-                     for a in sorted({t.assignment for t in tasks})}
-        futures = {self.client.submit(run_task, task, templates[task.assignment],
+        # every worker holds every template: a task can then run on whichever worker is free. (A template made on
+        # one worker kept all its assignment's submissions there, and the other workers idle at the end.)
+        names = sorted({t.assignment for t in tasks})
+        shared = dict(zip(names, self.client.scatter([templates[a] for a in names], broadcast=True)))
+        futures = {self.client.submit(run_task, task, shared[task.assignment],
                                       key=f"grade-{task.key}-{task.digest()[:12]}", pure=False): task for task in tasks}
         results, failed = {}, 0
         bar = tqdm(total=len(tasks), desc="grading", unit="submission", disable=not progress)

@@ -23,6 +23,7 @@ from .cluster import Cluster
 from .course import HELPERS, REPO_ROOT, SOLUTIONS, assignments, graded_cells
 from .outcomes import FIELDS
 from .release import GraderError
+from .run import build_templates
 from .task import Settings, course_version, read_task
 
 STATE = ".graded.json"
@@ -90,25 +91,33 @@ def grade(submissions, out=None, jobs=1, settings=Settings(), scheduler=None, sc
     todo = [t for t in tasks if needs_grading(t)]
 
     def prepare(scratch=None):
+        """Checks the course; with a ``scratch`` folder, makes the templates of the assignments to grade (returned)
+        and records them in the output folder's gradebook; without, writes just the course folder's configuration."""
         for assignment in sorted({a for _, a, _ in found}):
             check_references(assignment)
         out.mkdir(parents=True, exist_ok=True)
-        return gradebook.prepare(out, todo, tasks, scratch=scratch)
+        if scratch is None:
+            return gradebook.prepare(out, todo, tasks)
+        templates = build_templates(sorted({t.assignment for t in todo}), Path(scratch) / "templates")
+        carried = gradebook.prepare(out, todo, tasks, scratch=scratch,
+                                    recorded=Path(scratch) / "templates" / gradebook.DB)
+        return templates, carried
 
     results, interrupted = {}, False
     if todo:
-        # the workers start while the course is checked and the output folder's gradebook learns the assignments;
-        # nbgrader works in `scratch` meanwhile, the current folder a worker starts in, so it outlives the workers
+        # the workers start while the course is checked, the templates are made and the output folder's gradebook
+        # learns the assignments; nbgrader works in `scratch` meanwhile, the current folder a worker starts in, so
+        # it outlives the workers
         with tempfile.TemporaryDirectory(prefix="autograder-prepare-") as scratch, \
                 Cluster(jobs=jobs, scheduler=scheduler, scheduler_file=scheduler_file) as cluster:
-            carried = prepare(scratch)
+            templates, carried = prepare(scratch)
             with gradebook.Recorder(out, carried, todo) as recorder:
                 def keep(result):  # each result is written as it comes back, while the others are graded
                     _write_feedback(out, result)
                     recorder.add(result)
-                results, interrupted = cluster.grade(todo, progress=progress, done=keep)
+                results, interrupted = cluster.grade(todo, templates, progress=progress, done=keep)
     else:
-        prepare()  # checks the course and writes the course folder's configuration
+        prepare()
     for key, result in results.items():
         for warning in result.warnings:
             print(f"warning: {warning}", file=sys.stderr)

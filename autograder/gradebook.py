@@ -70,8 +70,12 @@ def write_config(out):
 
 # ------------------------------------------------------------------------------------------------ writing (grade)
 
-def prepare(out, todo, tasks, solutions=SOLUTIONS, scratch=None):
+def prepare(out, todo, tasks, solutions=SOLUTIONS, scratch=None, recorded=None):
     """Records in ``out/gradebook.db`` each assignment of ``todo`` as the course has it now, before grading.
+
+    ``recorded``: a gradebook in which ``generate_assignment`` recorded those assignments, from the same
+    ``solutions`` (the one ``autograder.run.build_templates`` leaves). Where ``out`` has no gradebook yet, it starts
+    as a copy of that one, and nbgrader does not record them a second time.
 
     nbgrader works in a scratch course folder per assignment, under ``scratch`` (left there for the caller to
     remove) or a temporary folder. nbgrader makes it the process's current folder while it works: a process started
@@ -86,6 +90,12 @@ def prepare(out, todo, tasks, solutions=SOLUTIONS, scratch=None):
     """
     out = Path(out)
     write_config(out)
+    if recorded is not None and not (out / DB).exists():
+        shutil.copyfile(recorded, out / f"{DB}.part")
+        os.replace(out / f"{DB}.part", out / DB)
+        for assignment in sorted({t.assignment for t in todo}):
+            _copy_source(out, assignment, solutions)
+        return {}
     carried = {}
     for assignment in sorted({t.assignment for t in todo}):
         try:
@@ -123,6 +133,10 @@ def _generate(out, assignment, solutions, scratch=None):
     if not result.get("success"):
         raise GraderError(f"cannot record {assignment} in {Path(out) / DB}: "
                           f"{last_error(result.get('log', '') + result.get('error', ''))}")
+    _copy_source(out, assignment, solutions)
+
+
+def _copy_source(out, assignment, solutions):
     shutil.rmtree(Path(out) / "source" / assignment, ignore_errors=True)
     shutil.copytree(Path(solutions) / assignment, Path(out) / "source" / assignment, ignore=SOURCE_IGNORED)
 

@@ -1,9 +1,10 @@
 """Grade one Task (``autograder.task``) where it runs: on the instructor's machine or on a Dask worker.
 
 ``run_task`` checks that this machine has the task's version of the course, writes the submission into a
-scratch nbgrader course (``build_template``: made once per assignment and run, unpacked once per process), autogrades it with the kernel
-sealed (``autograder.sandbox``), judges the recorded results in this process (``autograder.trusted``), renders
-the feedback with hidden tests removed and returns rows and pages as data. Nothing is left on disk.
+scratch nbgrader course (``build_templates``: made once per run by the instructor's process, unpacked once per
+worker process), autogrades it with the kernel sealed (``autograder.sandbox``), judges the recorded results in this
+process (``autograder.trusted``), renders the feedback with hidden tests removed and returns rows and pages as
+data. Nothing is left on disk.
 
 A submission that runs past its time has its kernel killed by a watchdog; its rows then say ``timeout``.
 """
@@ -49,7 +50,7 @@ class CourseMismatch(RuntimeError):
 
 
 # tarfile's "data" filter (no links out, no special files) exists from Python 3.11.4 on; Debian 12's Python is 3.11.2.
-# The template is the grader's own (build_template), so older Pythons extract it without the filter.
+# The template is the grader's own (build_templates), so older Pythons extract it without the filter.
 SAFE_EXTRACT = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
 
 
@@ -58,6 +59,7 @@ class _Workspace:
 
     def __init__(self):
         self.root = Path(tempfile.mkdtemp(prefix="autograder-worker-"))
+        _scratch_roots.add(os.fspath(self.root))
         (self.root / "runtime").mkdir()
         os.environ["JUPYTER_RUNTIME_DIR"] = os.fspath(self.root / "runtime")
         self.version = course_version(REPO_ROOT)
@@ -66,12 +68,15 @@ class _Workspace:
 
     def assignment(self, name, template=None):
         """(template course folder, helpers the kernel sees, matplotlib font cache, fingerprints of the course code
-        off limits) for assignment ``name``, from the bytes of ``build_template`` (made here when None)."""
+        off limits) for assignment ``name``, from its ``build_templates`` bytes (made here when None)."""
         if name not in self.prepared:
             folder, helpers_copy = self.root / "templates" / name, self.root / "helpers" / name
             try:
                 folder.mkdir(parents=True)
-                with tarfile.open(fileobj=io.BytesIO(template or build_template(name, self.version))) as tar:
+                if template is None:
+                    with tempfile.TemporaryDirectory(prefix="template-", dir=self.root) as tmp:
+                        template = build_templates([name], Path(tmp))[name]
+                with tarfile.open(fileobj=io.BytesIO(template)) as tar:
                     tar.extractall(folder, **SAFE_EXTRACT)
                 helpers = prepare_helpers(HELPERS, name, helpers_copy / "helpers")
                 self.prepared[name] = (folder, helpers, _matplotlib_cache(), course_fingerprints(HELPERS, name))
@@ -93,15 +98,19 @@ def workspace():
     return _workspace
 
 
+_scratch_roots = set()  # folders of this process whose gradebooks are scratch: its workspace, templates being made
+
+
 @event.listens_for(Engine, "connect")
 def _scratch_gradebook_unsynced(connection, _record):
-    """A gradebook in this process's workspace (each task's scratch course) is written without waiting for the disk
-    (no fsync, its journal in memory): it is thrown away with its task, and a task cut short is graded again. Some
-    50 transactions a submission: 4-10 % of its grading time, measured. Other databases keep SQLite's defaults."""
-    if _workspace is None or not isinstance(connection, sqlite3.Connection):
+    """A gradebook in a scratch folder (each task's course in the workspace, the templates' course) is written
+    without waiting for the disk (no fsync, its journal in memory): it is thrown away with its task or run, and a
+    task cut short is graded again. Some 50 transactions a submission: 4-10 % of its grading time, measured. Other
+    databases (the output folder's) keep SQLite's defaults."""
+    if not _scratch_roots or not isinstance(connection, sqlite3.Connection):
         return
     files = [row[2] for row in connection.execute("PRAGMA database_list")]
-    if files and files[0].startswith(os.path.join(_workspace.root, "")):
+    if files and any(files[0].startswith(os.path.join(root, "")) for root in _scratch_roots):
         connection.execute("PRAGMA synchronous=OFF")
         connection.execute("PRAGMA journal_mode=MEMORY")
 
@@ -123,24 +132,34 @@ def _check_version(version):
     return space
 
 
-def build_template(assignment, version):
-    """The scratch nbgrader course of ``assignment`` as .tar.gz bytes: a gradebook that knows the assignment
-    (``generate_assignment``), its source folder without the notebooks (the gradebook holds the test cells; no
-    source notebook lies near a submission). Made once per grading run and sent to every worker."""
-    _check_version(version)
-    with tempfile.TemporaryDirectory(prefix="template-", dir=workspace().root) as tmp:
-        generate_assignment(assignment, Path(tmp), SOLUTIONS)
-        shutil.rmtree(Path(tmp) / "release", ignore_errors=True)
-        for notebook in (Path(tmp) / "source" / assignment).glob("*.ipynb"):
-            notebook.unlink()
+def build_templates(assignments, root):
+    """{assignment: .tar.gz bytes} of the scratch nbgrader course a submission of it is graded in: a gradebook that
+    knows the assignments (``generate_assignment`` of each, into one gradebook at ``root``), and the assignment's source
+    folder without the notebooks (the gradebook holds the test cells; no source notebook lies near a submission).
+
+    Made once per grading run, by the instructor's process, and sent to every worker. ``root/gradebook.db`` stays
+    there: it records the assignments as ``generate_assignment`` would in the output folder's gradebook.
+    """
+    root = Path(root)
+    _scratch_roots.add(os.fspath(root))
+    try:
+        for assignment in assignments:
+            generate_assignment(assignment, root, SOLUTIONS)
+    finally:
+        _scratch_roots.discard(os.fspath(root))
+    templates = {}
+    for assignment in assignments:
         data = io.BytesIO()
         with tarfile.open(fileobj=data, mode="w:gz") as tar:
-            tar.add(tmp, arcname=".")
-        return data.getvalue()
+            tar.add(root / "gradebook.db", arcname="gradebook.db")
+            tar.add(root / "source" / assignment, arcname=f"source/{assignment}",
+                    filter=lambda member: None if member.name.endswith(".ipynb") else member)
+        templates[assignment] = data.getvalue()
+    return templates
 
 
 def run_task(task, template=None):
-    """Grades ``task`` (``template``: its assignment's ``build_template`` bytes, made here when None); returns its
+    """Grades ``task`` (``template``: its assignment's ``build_templates`` bytes, made here when None); returns its
     Result. Raises CourseMismatch when this machine's course differs."""
     space = _check_version(task.course_version)
     space.assignment(task.assignment, template)

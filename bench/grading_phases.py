@@ -6,7 +6,8 @@ worker runs it (sealed kernel, one BLAS thread), for a perfect submission of eac
 Phases, in seconds (medians over ``--repeat`` submissions; the first submission of each assignment in a process
 is left out of the medians, since the worker's one-time work happens then):
 
-- ``template``: the assignment's scratch nbgrader course (``build_template``), once per grading run;
+- ``template``: the assignment's scratch nbgrader course (``build_templates``), made once per grading run by the
+  instructor's process;
 - ``cases``: the grader's random inputs and references for the submission (``references.cases_for``);
 - ``kernel_start``, ``kernel_stop``: starting the sealed kernel until it answers, and shutting it down;
 - ``cells``: running the notebook's cells in the kernel (the student's code, the tests, the demonstrations);
@@ -92,7 +93,7 @@ def main():
         for assignment in assignments():
             task = perfect_task(Path(tmp), assignment, version, Settings(sandbox=not args.no_sandbox))
             start = time.perf_counter()
-            template = run.build_template(assignment, version)
+            template = run.build_templates([assignment], Path(tmp) / f"template-{assignment}")[assignment]
             runs = {"template": [time.perf_counter() - start]}
             for i in range(args.repeat + 1):
                 spent.clear()

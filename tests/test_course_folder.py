@@ -17,6 +17,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from types import SimpleNamespace
 
 import nbformat
 import pytest
@@ -25,10 +26,12 @@ from nbgrader.apps import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
 from traitlets.config import Config
 
+from autograder import gradebook
 from autograder.course import HELPERS, REPO_ROOT
 from autograder.export import export_csv
 from autograder.gradebook import final_rows
 from autograder.report import build
+from autograder.run import build_templates
 from studentwork import fill_release, solution_lines, write_submission
 
 FIXTURE = Path(__file__).parent / "fixtures" / "written"
@@ -224,6 +227,33 @@ def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def recorded_assignments(path):
+    """What a gradebook records of its assignments: notebooks and their cells (the ids nbgrader draws left out)."""
+    with Gradebook(f"sqlite:///{path}") as gb:
+        return [(a.name, nb.name, sorted((c.name, c.max_score, c.cell_type) for c in nb.grade_cells),
+                 sorted(c.name for c in nb.solution_cells), sorted(c.name for c in nb.task_cells),
+                 sorted((c.name, c.checksum, c.locked, c.source) for c in nb.source_cells))
+                for a in gb.assignments for nb in a.notebooks]
+
+
+def test_a_new_output_gradebook_records_what_generate_assignment_records(tmp_path):
+    """A new output folder's gradebook is a copy of the one the templates were made with: the same records as
+    nbgrader's generate_assignment writes into an existing one (the path of every later run)."""
+    names = ["01_conv_arithmetic", "05_training"]
+    todo = [SimpleNamespace(student="s", assignment=name) for name in names]
+    build_templates(names, tmp_path / "templates")
+    copied, generated = tmp_path / "copied", tmp_path / "generated"
+    copied.mkdir(), generated.mkdir()
+    gradebook.prepare(copied, todo, todo, recorded=tmp_path / "templates" / gradebook.DB)
+    gradebook.prepare(generated, todo, todo)
+    recorded = recorded_assignments(copied / gradebook.DB)
+    assert {record[0] for record in recorded} == set(names)
+    assert recorded == recorded_assignments(generated / gradebook.DB)
+    for name in names:
+        assert sorted(p.name for p in (copied / "source" / name).iterdir()) == \
+            sorted(p.name for p in (generated / "source" / name).iterdir())
 
 
 def test_formgrader_started_in_the_folder_lists_every_submission(course):
