@@ -6,6 +6,8 @@ status ``ungradable`` once the scheduler gives up (its ``allowed-failures``). A 
 done, failed and the rate. Ctrl-C stops cleanly: what was graded is returned and the run is marked interrupted.
 """
 import logging
+import multiprocessing
+import multiprocessing.forkserver
 import signal
 import sys
 import threading
@@ -20,6 +22,7 @@ from .run import CourseMismatch, failed_result, run_task
 
 ALLOWED_FAILURES = 2  # workers a submission may take down before it is given up (LocalCluster; a scheduler of
                       # your own has its own distributed.scheduler.allowed-failures)
+WORKER_MODULES = ["distributed", "autograder.run"]  # what a local worker imports, once for all of them
 CLOSE_SECONDS = 60  # for the local workers to stop (one still waiting for a kernel is stopped after about 4 s)
 
 
@@ -44,6 +47,8 @@ class Cluster:
 
     def __init__(self, jobs=1, scheduler=None, scheduler_file=None):
         self.local = self.client = self._error = None
+        if not (scheduler or scheduler_file):
+            start_worker_server()
         self._starting = threading.Thread(target=self._start, args=(jobs, scheduler, scheduler_file), daemon=True,
                                           name="autograder-cluster-start")
         self._starting.start()
@@ -53,7 +58,8 @@ class Cluster:
             if scheduler or scheduler_file:
                 self.client = Client(address=scheduler, scheduler_file=scheduler_file, timeout="30s")
                 return
-            with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
+            with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
+                                  "distributed.worker.multiprocessing-method": "forkserver"}):
                 self.local = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
                                           dashboard_address=":0", silence_logs=logging.ERROR,
                                           preload=[run_task.__module__])
@@ -110,6 +116,17 @@ class Cluster:
         finally:
             bar.close()
         return results, False
+
+
+def start_worker_server():
+    """Starts (once per process) the server the local workers are forked from, importing Dask and the grader.
+
+    A worker spawned afresh imports them itself, 1.3 s of CPU each, beside the instructor's process on the same
+    cores; forked, the workers share one import (20 notebooks, --jobs 2: 18.4 -> 17.8 s, 1.2 core-s less) and stop
+    in 0.04 s instead of 0.45. The server keeps the environment of its start for the life of this process. A worker
+    that Dask starts again after a crash is spawned, and imports the grader as a Dask preload."""
+    multiprocessing.get_context("forkserver").set_forkserver_preload(WORKER_MODULES)
+    multiprocessing.forkserver.ensure_running()
 
 
 def _outcome(future, task):

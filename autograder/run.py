@@ -8,8 +8,8 @@ data. Nothing is left on disk.
 
 A submission that runs past its time has its kernel killed by a watchdog; its rows then say ``timeout``.
 """
-import atexit
 import io
+import multiprocessing.util
 import os
 import random
 import secrets
@@ -64,7 +64,9 @@ class _Workspace:
         os.environ["JUPYTER_RUNTIME_DIR"] = os.fspath(self.root / "runtime")
         self.version = course_version(REPO_ROOT)
         self.prepared = {}
-        atexit.register(shutil.rmtree, self.root, True)
+        # removed at exit; multiprocessing's exit hook, not atexit: a worker forked from the forkserver ends with
+        # os._exit, which skips atexit (it left one folder per worker in /tmp)
+        multiprocessing.util.Finalize(self, shutil.rmtree, args=(self.root, True), exitpriority=0)
 
     def assignment(self, name, template=None):
         """(template course folder, helpers the kernel sees, matplotlib font cache, fingerprints of the course code

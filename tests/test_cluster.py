@@ -69,9 +69,14 @@ def loopback_cluster(tmp_path_factory):
                for _ in range(2)]
     procs += workers
     yield {"scheduler_file": scheduler_file, "workers": workers}
+    for proc in procs:  # stopped as an instructor stops them, so that a worker removes its scratch folder
+        proc.terminate()
     for proc in procs:
-        proc.kill()
-        proc.wait()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def test_a_seeded_local_run_is_reproducible(tmp_path):
