@@ -7,7 +7,12 @@ sees a CUDA device. CuPy is optional (``pip install .[gpu]``); without it everyt
 The kernels themselves run on whatever module their inputs come from (``array_module(x)``): NumPy arrays stay
 on the CPU, CuPy arrays stay on the GPU. ``to_device`` moves data to the chosen device, ``to_numpy`` brings it
 back for plotting and saving.
+
+On Linux, importing this module also asks the C library to keep freed host memory for reuse
+(``keep_freed_memory``): a training step frees and allocates the same large arrays again and again.
 """
+import ctypes
+import ctypes.util
 import os
 
 import numpy as np
@@ -44,6 +49,37 @@ def _choose(requested):
     return "cpu"
 
 
+# glibc's mallopt parameters (malloc.h)
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+MMAP_THRESHOLD_BYTES = 32 * 2 ** 20  # glibc's largest; bigger arrays still come from and go back to the system
+TRIM_THRESHOLD_BYTES = 2 ** 30
+
+
+def keep_freed_memory():
+    """Lets glibc keep freed memory for the next allocation instead of returning it to the system.
+
+    By default glibc gives freed memory back to the operating system and asks for it again at the next
+    allocation, which then pays a page fault for every 4 KB page it touches. A training step allocates and frees
+    the same arrays on every step: measured on 2 cores (batch 128, medians of 15 steps), a LeNet-5 step took
+    27 ms with glibc's defaults and 17 ms with freed memory kept; the peak resident memory of a step did not
+    change. Arrays above 32 MB still go back at once. Nothing happens outside glibc (macOS, musl) or when the
+    user set glibc's own MALLOC_TRIM_THRESHOLD_ / MALLOC_MMAP_THRESHOLD_.
+
+    Returns:
+        True when glibc took the settings.
+    """
+    if {"MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_"} & os.environ.keys():
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    # a fixed mmap threshold also stops glibc from adjusting the trim threshold by itself
+    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES) and mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES))
+
+
+keep_freed_memory()
 DEVICE = _choose(os.environ.get("CONVNETS_DEVICE"))
 xp = cupy if DEVICE == "gpu" else np
 
