@@ -42,7 +42,7 @@ OFF_LIMITS = {
         "helpers.widgets.pooling": ["Pooling"],
     },
     "04_resnets": {
-        "helpers.kernels": ["relu_forward", "relu_backward", "_bn_axes", "batchnorm_forward", "batchnorm_backward"],
+        "helpers.kernels": ["relu_forward", "relu_backward", "_bn_shape", "batchnorm_forward", "batchnorm_backward"],
         "helpers.layers": ["ReLU", "BatchNorm", "BasicBlock"],
         "helpers.architectures": _COUNTERS,
     },
