@@ -53,14 +53,17 @@ def _pad(xp, x, pad):
 def conv_forward(x, w, b, stride=1, pad=0):
     """Convolution (cross-correlation) of a batch with a bank of filters.
 
-    Strategy for stride 1 (every convolution of LeNet-5 and the mini VGG, most of ResNet's): the zero-padded
-    batch is laid out "flat", one row per channel holding all the images one after another, (C, N*Hp*Wp) with
-    Hp = H + 2*pad, Wp = W + 2*pad. The window of the output at flat position t covers the columns
+    Strategy for stride 1 (every convolution of LeNet-5 and the mini VGG, most of ResNet's): the batch is laid
+    out "flat", one row per channel holding the images one after another, each on a grid of Hp = H + pad rows by
+    Wp = W + pad columns with the image at its top left and zeros in its last pad rows and columns. Those zeros
+    serve twice: a row's zero columns are its right padding and the next row's left padding, an image's zero rows
+    its bottom padding and the next image's top padding (pad*Wp + pad zeros before the first image do the same for
+    it). The window of the output at grid position t = (n*Hp + y)*Wp + x then covers the flat columns
     t + i*Wp + j (i < HH, j < WW), so the windows of consecutive positions are one strided view. That view is
     copied into columns one block of positions at a time (small enough to stay in cache) and each block is one
     matrix product with the filters. Positions whose window runs past a row's end or into the next image are
-    computed too, then dropped. For larger strides: im2col (every window copied into columns at once) and one
-    batched matrix product.
+    computed too, then dropped. Larger strides, or padding as wide as the filter: im2col (every window copied into
+    columns at once) and one batched matrix product.
 
     Args:
         x: input (N, C, H, W); w: filters (F, C, HH, WW); b: biases (F,); stride, pad: ints.
@@ -73,12 +76,13 @@ def conv_forward(x, w, b, stride=1, pad=0):
     out_h, out_w = conv_output_shape(x.shape, w.shape, stride, pad)
     n, _, h, width = x.shape
     f, _, hh, ww = w.shape
-    if stride == 1:
-        hp, wp = h + 2 * pad, width + 2 * pad
-        flat = _to_flat(xp, x, hp, wp, pad)  # (C, N*Hp*Wp)
-        out_flat = _correlate_flat(xp, flat, w.reshape(f, -1), hh, ww, wp)  # (F, N*Hp*Wp)
+    if _flat_layout(stride, pad, hh, ww):
+        hp, wp = h + pad, width + pad
+        lead, reach = pad * wp + pad, (hh - 1) * wp + (ww - 1)
+        flat = _to_flat(xp, x, hp, wp, before=lead, after=reach - lead)  # (C, reach + N*Hp*Wp)
+        out_flat = _correlate_flat(xp, flat, w.reshape(f, -1), hh, ww, wp)  # (F, reach + N*Hp*Wp)
         out = xp.empty((n, f, out_h, out_w), dtype=out_flat.dtype)
-        grid = _unflatten(out_flat, n, hp, wp, 0, out_h, out_w)
+        grid = _unflatten(out_flat, n, hp, wp, out_h, out_w)
         if b.any():
             xp.add(grid, b.reshape(1, -1, 1, 1), out=out)  # one pass
         else:  # no bias (a convolution followed by batch norm): a plain copy, twice as fast as adding zeros
@@ -95,7 +99,7 @@ def conv_forward(x, w, b, stride=1, pad=0):
 def conv_backward(dout, cache):
     """Gradients of conv_forward.
 
-    Stride 1: dout goes flat too, on the padded grid of x (zeros at the positions the forward pass dropped).
+    Stride 1: dout goes flat too, on the grid of x (zeros at the positions the forward pass dropped).
     dw contracts it with the windows of x, block by block as in the forward pass. dx is a correlation of the
     flat dout with the flipped filters (in and out channels swapped) when x has at least as many channels as
     the output; with fewer input channels, each block's column gradients are added back window offset by
@@ -124,7 +128,7 @@ def _conv_gradients(dout, cache, input_grad):
     xp = array_module(dout, w)
     n, f, out_h, out_w = dout.shape
     db = _per_channel_sum(xp, dout)
-    if stride == 1:
+    if _flat_layout(stride, pad, *w.shape[2:]):
         dx, dw = _conv_backward_flat(xp, dout, x_shape, cached, w, pad, input_grad)
     else:
         dout3 = dout.reshape(n, f, out_h * out_w)
@@ -135,7 +139,7 @@ def _conv_gradients(dout, cache, input_grad):
 
 # Numbers held by one block of copied windows (4 MB in float32): small enough to stay in the processor's cache
 # while it is multiplied, large enough that a layer takes few matrix products. Measured on training steps at batch
-# 128 (2 cores, AVX-512, medians of 15 alternated steps): ResNet-20 455 ms with 4 MB, 523 with 8, 597 with 16,
+# 128 (2 cores of an AMD EPYC, medians of 15 alternated steps): ResNet-20 455 ms with 4 MB, 523 with 8, 597 with 16,
 # 512 with 2; the mini VGG 292 / 303 / 320 / 314.
 BLOCK_NUMBERS = 2 ** 20
 MIN_BLOCK = 256  # positions: never fewer per block
@@ -146,19 +150,26 @@ THIN_FILTERS = 12
 SMALL_PRODUCT = 10 ** 6
 
 
-def _to_flat(xp, a, hp, wp, start, before=0):
-    """(N, C, h, w) -> flat (C, before + N*hp*wp), zero but for each image of `a` at row and column `start` of
-    its hp x wp grid, after `before` zero columns."""
+def _flat_layout(stride, pad, hh, ww):
+    """Whether conv_forward lays the batch out flat: stride 1 and padding narrower than the filter (the zero rows
+    and columns shared by neighbours then cover every window)."""
+    return stride == 1 and pad < min(hh, ww)
+
+
+def _to_flat(xp, a, hp, wp, before=0, after=0):
+    """(N, C, h, w) -> flat (C, before + N*hp*wp + after): each image of `a` at the top left of its hp x wp grid,
+    zeros everywhere else, after `before` zero columns and followed by `after` zero columns."""
     n, c, h, width = a.shape
-    flat = xp.zeros((c, before + n * hp * wp), dtype=a.dtype)
-    grid = flat[:, before:].reshape(c, n, hp, wp)
-    grid[:, :, start:start + h, start:start + width] = a.transpose(1, 0, 2, 3)
+    flat = xp.zeros((c, before + n * hp * wp + after), dtype=a.dtype)
+    grid = flat[:, before:before + n * hp * wp].reshape(c, n, hp, wp)
+    grid[:, :, :h, :width] = a.transpose(1, 0, 2, 3)
     return flat
 
 
-def _unflatten(flat, n, hp, wp, start, h, width):
-    """The inverse of _to_flat as a view: flat (C, N*hp*wp) -> (N, C, h, width), cut at row and column `start`."""
-    grid = flat.reshape(-1, n, hp, wp)[:, :, start:start + h, start:start + width]
+def _unflatten(flat, n, hp, wp, h, width):
+    """The inverse of _to_flat as a view: the first N*hp*wp columns of flat (C, L) -> (N, C, h, width), the top left
+    of each grid."""
+    grid = flat[:, :n * hp * wp].reshape(-1, n, hp, wp)[:, :, :h, :width]
     return grid.transpose(1, 0, 2, 3)
 
 
@@ -206,12 +217,12 @@ def _conv_backward_flat(xp, dout, x_shape, flat, w, pad, input_grad):
     input it cached."""
     n, c, h, width = x_shape
     f, _, hh, ww = w.shape
-    hp, wp = h + 2 * pad, width + 2 * pad
-    reach = (hh - 1) * wp + (ww - 1)  # flat distance from a window's first column to its last
-    # dout at the top left of x's padded grid (output t sits where its window starts), after `reach` zeros
-    dout_flat = _to_flat(xp, dout, hp, wp, 0, before=reach)
-    grad = dout_flat[:, reach:]  # (F, N*hp*wp)
-    blocks = _blocks(grad.shape[1] - reach, c * hh * ww, f)
+    hp, wp = h + pad, width + pad
+    lead, reach = pad * wp + pad, (hh - 1) * wp + (ww - 1)  # x's leading zeros; a window's first to last column
+    # dout on the same grid as x (output t's window starts at flat column t), after reach - lead zeros
+    dout_flat = _to_flat(xp, dout, hp, wp, before=reach - lead)
+    grad = dout_flat[:, reach - lead:]  # (F, N*hp*wp)
+    blocks = _blocks(n * hp * wp, c * hh * ww, f)
     dw_t = xp.zeros((c * hh * ww, f), dtype=xp.result_type(flat, dout))  # dw transposed: BLAS is faster with the long axis inside
     buffer = xp.empty((c, hh, ww, blocks[0][1]), dtype=flat.dtype)
     for start, stop in blocks:
@@ -222,19 +233,21 @@ def _conv_backward_flat(xp, dout, x_shape, flat, w, pad, input_grad):
     if not input_grad:
         return None, dw
     if c >= f:
-        # dx at flat position t gathers w[:, :, i, j].T @ dout at t - i*wp - j: the window at t - reach, flipped
+        # dx at grid position s gathers w[:, :, i, j].T @ dout at s + lead - i*wp - j: dout's window at s, flipped
         flipped = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(c, -1)  # (C, F*HH*WW)
-        dx_flat = _correlate_flat(xp, dout_flat, flipped, hh, ww, wp)  # (C, reach + N*hp*wp)
+        dx_flat = _correlate_flat(xp, dout_flat, flipped, hh, ww, wp)  # (C, reach - lead + N*hp*wp)
     else:
-        # the column gradients w_mat.T @ dout of each block, added to the window they came from
-        dx_flat = xp.zeros((c, n * hp * wp), dtype=xp.result_type(w, dout))
+        # the column gradients w_mat.T @ dout of each block, added to the window they came from (laid out as x's
+        # flat input, whose leading zeros are then dropped)
+        dx_flat = xp.zeros((c, reach + n * hp * wp), dtype=xp.result_type(w, dout))
         w_mat = w.reshape(f, -1)
         for start, stop in blocks:
             dcols = (w_mat.T @ grad[:, start:stop]).reshape(c, hh, ww, stop - start)
             for i in range(hh):
                 for j in range(ww):
                     dx_flat[:, start + i * wp + j:stop + i * wp + j] += dcols[:, i, j]
-    dx = xp.ascontiguousarray(_unflatten(dx_flat[:, :n * hp * wp], n, hp, wp, pad, h, width))
+        dx_flat = dx_flat[:, lead:]
+    dx = xp.ascontiguousarray(_unflatten(dx_flat, n, hp, wp, h, width))
     return dx, dw
 
 
