@@ -265,12 +265,14 @@ def print_tables(r):
                                          if m["unset_for_this_run"] else "")
           + f"; sgemm peak {r['peak_sgemm_gflops']:.0f} GFLOP/s; batch {r['batch']}, medians of {r['repeat']}\n")
     naive = "naive_ms" in r["conv"][0]
-    print("| convolution, forward + backward | ours (ms) | torch (ms) | ours / torch | ours GFLOP/s | torch GFLOP/s |"
-          + (" naive (ms) | naive / ours |" if naive else ""))
+    peak = r["peak_sgemm_gflops"]
+    print("| convolution, forward + backward | ours (ms) | torch (ms) | ours / torch | ours GFLOP/s (% of sgemm peak) |"
+          " torch GFLOP/s (%) |" + (" naive (ms) | naive / ours |" if naive else ""))
     print("|---|---:|---:|---:|---:|---:|" + ("---:|---:|" if naive else ""))
     for row in r["conv"]:
         print(f"| {row['layer']} | {row['ours_ms']:.1f} | {row['torch_ms']:.1f} | {row['ratio']:.2f} | "
-              f"{row['gflops']:.0f} | {row['torch_gflops']:.0f} |"
+              f"{row['gflops']:.0f} ({100 * row['gflops'] / peak:.0f} %) | "
+              f"{row['torch_gflops']:.0f} ({100 * row['torch_gflops'] / peak:.0f} %) |"
               + (f" {row['naive_ms']:,.0f} | {row['naive_over_ours']:.0f} |" if naive else ""))
     print(f"\ngeometric mean ours/torch {r['conv_geomean_ratio']:.2f}, worst {r['conv_worst_ratio']:.2f}\n")
     print("| layer, forward + backward | ours (ms) | torch (ms) | ours / torch |")
