@@ -77,8 +77,7 @@ def conv_forward(x, w, b, stride=1, pad=0):
     n, _, h, width = x.shape
     f, _, hh, ww = w.shape
     if _flat_layout(stride, pad, hh, ww):
-        hp, wp = h + pad, width + pad
-        lead, reach = pad * wp + pad, (hh - 1) * wp + (ww - 1)
+        hp, wp, lead, reach = _flat_grid(h, width, pad, hh, ww)
         flat = _to_flat(xp, x, hp, wp, before=lead, after=reach - lead)  # (C, reach + N*Hp*Wp)
         out_flat = _correlate_flat(xp, flat, w.reshape(f, -1), hh, ww, wp)  # (F, reach + N*Hp*Wp)
         out = xp.empty((n, f, out_h, out_w), dtype=out_flat.dtype)
@@ -156,6 +155,14 @@ def _flat_layout(stride, pad, hh, ww):
     return stride == 1 and pad < min(hh, ww)
 
 
+def _flat_grid(h, width, pad, hh, ww):
+    """(hp, wp, lead, reach) of the flat layout of an h x width input: each image's grid (hp rows of wp columns),
+    the zeros before the first image (its top and left padding), and the flat distance from a window's first column
+    to its last."""
+    hp, wp = h + pad, width + pad
+    return hp, wp, pad * wp + pad, (hh - 1) * wp + (ww - 1)
+
+
 def _to_flat(xp, a, hp, wp, before=0, after=0):
     """(N, C, h, w) -> flat (C, before + N*hp*wp + after): each image of `a` at the top left of its hp x wp grid,
     zeros everywhere else, after `before` zero columns and followed by `after` zero columns."""
@@ -217,8 +224,7 @@ def _conv_backward_flat(xp, dout, x_shape, flat, w, pad, input_grad):
     input it cached."""
     n, c, h, width = x_shape
     f, _, hh, ww = w.shape
-    hp, wp = h + pad, width + pad
-    lead, reach = pad * wp + pad, (hh - 1) * wp + (ww - 1)  # x's leading zeros; a window's first to last column
+    hp, wp, lead, reach = _flat_grid(h, width, pad, hh, ww)
     # dout on the same grid as x (output t's window starts at flat column t), after reach - lead zeros
     dout_flat = _to_flat(xp, dout, hp, wp, before=reach - lead)
     grad = dout_flat[:, reach - lead:]  # (F, N*hp*wp)
