@@ -12,6 +12,7 @@ import signal
 import sys
 import threading
 import time
+import uuid
 
 import dask
 from distributed import Client, LocalCluster, WorkerPlugin, as_completed
@@ -93,10 +94,13 @@ class Cluster:
         self._ready()
         # every worker holds every template: a task can then run on whichever worker is free. (A template made on
         # one worker kept all its assignment's submissions there, and the other workers idle at the end.)
+        # Keys are new in every run (hash=False, a run id): a key an earlier client of the same scheduler had
+        # just released could be forgotten under this run's task ("cancelled for reason: already forgotten").
         names = sorted({t.assignment for t in tasks})
-        shared = dict(zip(names, self.client.scatter([templates[a] for a in names], broadcast=True)))
-        futures = {self.client.submit(run_task, task, shared[task.assignment],
-                                      key=f"grade-{task.key}-{task.digest()[:12]}", pure=False): task for task in tasks}
+        shared = dict(zip(names, self.client.scatter([templates[a] for a in names], broadcast=True, hash=False)))
+        run = uuid.uuid4().hex[:8]
+        futures = {self.client.submit(run_task, task, shared[task.assignment], key=f"grade-{task.key}-{run}",
+                                      pure=False): task for task in tasks}
         results, failed = {}, 0
         bar = tqdm(total=len(tasks), desc="grading", unit="submission", disable=not progress)
         start = time.monotonic()
