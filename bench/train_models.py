@@ -47,6 +47,7 @@ def main(argv=None):
                         help="lenet, vgg, resnet8 (assignment 05's three) or any helpers.models.build name")
     parser.add_argument("--epochs", type=int, help=f"default per model: {DEFAULT_EPOCHS}")
     parser.add_argument("--data", help="CIFAR-10 tarball or folder (default: CIFAR10_PATH)")
+    parser.add_argument("--widths", help="the three stages' channels of vgg or a ResNet, e.g. 32,64,128")
     parser.add_argument("--lr", type=float, default=0.05)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--crop-pad", type=int, default=4, help="random crops' padding; 0: flips only")
@@ -59,7 +60,8 @@ def main(argv=None):
 
     start = time.perf_counter()
     data = cifar.load_cifar10(args.data)
-    model = models.build(args.model, seed=args.seed)
+    widths = tuple(int(w) for w in args.widths.split(",")) if args.widths else None
+    model = models.build(args.model, seed=args.seed, widths=widths)
     print(f"{model.name}: {model.num_params():,} parameters, {epochs} epochs on {backend.describe()}", flush=True)
 
     def log(history):

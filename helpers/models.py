@@ -147,16 +147,24 @@ def resnet(n=3, widths=(16, 32, 64), plain=False, num_classes=10, seed=0):
             layers.append(BasicBlock(in_ch, width, stride, residual=not plain, rng=rng))
             in_ch = width
     layers += [GlobalAvgPool(), Linear(in_ch, num_classes, std=CLASSIFIER_STD, rng=rng)]
-    return Model(*layers, name=f"{'plain' if plain else 'ResNet'}-{6 * n + 2}")
+    name = f"{'plain' if plain else 'ResNet'}-{6 * n + 2}"
+    return Model(*layers, name=name if tuple(widths) == (16, 32, 64) else name + " " + "-".join(map(str, widths)))
 
 
-def build(name, seed=0):
-    """A model by name: "lenet", "lenet-tanh", "vgg", "resnet20", "plain20", or resnetN / plainN, N = 6n + 2."""
+def build(name, seed=0, widths=None):
+    """A model by name: "lenet", "lenet-tanh", "vgg", "resnet20", "plain20", or resnetN / plainN, N = 6n + 2.
+
+    ``widths``: the three stages' channel counts of "vgg" and the ResNets (default (32, 64, 128) and (16, 32, 64)).
+    """
     if name in ("lenet", "lenet-tanh"):
+        if widths is not None:
+            raise ValueError("LeNet-5 has no widths to choose")
         return lenet5("tanh" if name.endswith("tanh") else "relu", seed=seed)
+    if widths is not None and (len(widths) != 3 or any(int(w) != w or w < 1 for w in widths)):
+        raise ValueError(f"widths must be three positive channel counts; got {widths!r}")
     if name == "vgg":
-        return mini_vgg(seed=seed)
+        return mini_vgg(widths or (32, 64, 128), seed=seed)
     match = re.fullmatch(r"(resnet|plain)(\d+)", name)
     if match and (int(match[2]) - 2) % 6 == 0 and int(match[2]) >= 8:
-        return resnet((int(match[2]) - 2) // 6, plain=match[1] == "plain", seed=seed)
+        return resnet((int(match[2]) - 2) // 6, widths or (16, 32, 64), plain=match[1] == "plain", seed=seed)
     raise ValueError(f"unknown model {name!r}: choose from {', '.join(NAMES)}")

@@ -69,6 +69,11 @@ def test_published_parameter_counts_and_output_shapes():
     assert rows[-1][1] == (10,) and rows[3][1] == (16, 32, 32) and rows[-3][1] == (64, 8, 8)
     assert sum(r[2] for r in rows) == 272474
     assert models.build("plain20").num_params() < 272474  # no projection shortcuts
+    # ResNet-8 with stages of 32, 64, 128: stem 3*32*9 + 64; block 1 two 32*32*9 + 128; block 2 32*64*9 + 64*64*9 +
+    # 256, projection 32*64 + 128; block 3 the same at 64 -> 128; FC 128*10 + 10
+    wide = models.build("resnet8", widths=(32, 64, 128))
+    assert wide.name == "ResNet-8 32-64-128" and wide.num_params() == 308650
+    assert models.build("vgg", widths=(8, 16, 32)).name == "mini VGG 8-16-32"
 
 
 def test_unknown_model_names_and_activations_are_explained():
@@ -76,6 +81,10 @@ def test_unknown_model_names_and_activations_are_explained():
         models.build("resnet21")
     with pytest.raises(ValueError, match="activation"):
         models.lenet5("sigmoid")
+    with pytest.raises(ValueError, match="three positive channel counts"):
+        models.build("resnet8", widths=(16, 32))
+    with pytest.raises(ValueError, match="no widths"):
+        models.build("lenet", widths=(6, 16, 120))
 
 
 def test_a_basic_block_with_zero_weights_is_the_identity_on_nonnegative_input_and_plain_is_not():
