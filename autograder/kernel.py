@@ -27,6 +27,7 @@ from helpers.dataout import GRADER_OUT
 
 from . import sandbox
 from .demos import NOT_RUN, left_out
+from .outcomes import HELD_AT_PROCESS_LIMIT
 
 MAX_RESULT_BYTES = 64 * 2**20
 LIMIT_MARK = "sandbox limit:"
@@ -110,7 +111,7 @@ class SandboxKernelManager(PromptKernelManager):
         self.transport = "ipc"
         self.ip = f"{sandbox.SOCKET_DIR}/kernel"
         self.sandbox_pid = None
-        self.counter = None
+        self.counter = self.ids = None
 
     @property
     def limits(self):
@@ -127,11 +128,11 @@ class SandboxKernelManager(PromptKernelManager):
         shutil.copyfile(self.connection_file, connection)
         os.chmod(connection, 0o644)
         argv = [os.fspath(connection) if arg == os.path.realpath(self.connection_file) else arg for arg in cmd]
-        self.counter = sandbox.ProcessCounter(self.processes)
+        self.counter, self.ids = sandbox.ProcessCounter(self.processes), sandbox.sandbox_ids()
         return self.counter.wrap(sandbox.command(argv, helpers_dir=self.helpers_dir, helpers_source=self.helpers_source or
                                self.helpers_dir, inputs=inputs, connection_file=connection, work=work,
-                               limits=self.limits, mpl_cache=self.mpl_cache or None,
-                               capped_elsewhere=self.counter.path is not None))
+                               limits=self.limits, ids=self.ids, mpl_cache=self.mpl_cache or None,
+                               nproc=self.counter.budget(self.ids[0])))
 
     async def _async_launch_kernel(self, kernel_cmd, **kw):
         # what the kernel prints on its own stdout and stderr (its banner; C libraries' messages) is not the
@@ -164,7 +165,7 @@ class SandboxKernelManager(PromptKernelManager):
                 raise RuntimeError(f"the sandboxed kernel exited at start (status {launched.returncode}); "
                                    "see the grader's log")
             if polls % RESCAN == 0:
-                inside = _descendants(launched.pid)
+                inside = sandbox.descendants(launched.pid)
             polls += 1
             for pid in inside:
                 folder = f"/proc/{pid}/root{sandbox.SOCKET_DIR}"
@@ -183,15 +184,14 @@ class SandboxKernelManager(PromptKernelManager):
             return None
         if process.poll() == 128 + signal.SIGXCPU:
             return f"{LIMIT_MARK} the kernel used up its CPU time ({self.cpu_seconds} s per process) and was stopped"
-        if self.counter is not None and self.counter.refused():
-            return (f"{LIMIT_MARK} the notebook reached its process limit ({self.processes} processes and threads), "
-                    "and its kernel stopped answering")
+        if self.counter is not None and self.counter.reached(process.pid, self.ids[0]):
+            return f"{LIMIT_MARK} {HELD_AT_PROCESS_LIMIT} ({self.processes} processes and threads) and stopped answering"
         return None
 
 
 def kill_children():
     """Kills the kernels this process started (each sandbox dies with its outer bwrap)."""
-    for pid in _descendants(os.getpid()):
+    for pid in sandbox.descendants(os.getpid()):
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
                 argv = f.read().split(b"\0")
@@ -199,26 +199,6 @@ def kill_children():
                 os.kill(pid, signal.SIGKILL)
         except (OSError, UnicodeDecodeError):
             continue
-
-
-def _descendants(pid):
-    """Host pids of every descendant of ``pid``, parents before children."""
-    children = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    parent = int(f.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-            children.setdefault(parent, []).append(int(entry))
-    order, queue = [], [pid]
-    while queue:
-        current = queue.pop(0)
-        for child in children.get(current, []):
-            order.append(child)
-            queue.append(child)
-    return order
 
 
 RESULT_NAME = re.compile(r"^[A-Za-z0-9_.-]+\.json$")
@@ -296,6 +276,7 @@ class SandboxedExecute(GradingExecute):
     and a kernel that dies at a limit says which."""
 
     _copied = {}  # {results file: (size, mtime)} of this notebook's copies
+    _limit_seen = None  # the limit this notebook's kernel was at when one of its cells ran out of time
 
     def __init__(self, *args, **kwargs):
         kwargs["kernel_manager_class"] = SandboxKernelManager
@@ -305,7 +286,7 @@ class SandboxedExecute(GradingExecute):
         try:
             cell, resources = super().preprocess_cell(cell, resources, index)
         except (DeadKernelError, CellTimeoutError) as exc:
-            reason = self.km.limit_reason() if self.km is not None else None
+            reason = (self.km.limit_reason() if self.km is not None else None) or self._limit_seen
             if reason:
                 raise type(exc)(f"{reason}; {exc}") from exc
             raise
@@ -313,6 +294,19 @@ class SandboxedExecute(GradingExecute):
             copy_results(self.km.sandbox_pid, resources["metadata"]["path"], self._copied)
         return cell, resources
 
+    async def _async_handle_timeout(self, timeout, cell=None):
+        """A cell past its time limit: the limit the kernel is at is read before nbclient interrupts it (the
+        interrupt ends a fork loop, and with it all a normal user's grader can see of it: there is no cgroup that
+        counted the refused forks) and named in the cell's timeout error, and in the notebook's error when the kernel
+        then stops answering (its copies made by the loop share its sockets)."""
+        reason = self.km.limit_reason() if self.km is not None else None
+        self._limit_seen = reason or self._limit_seen
+        reply = await super()._async_handle_timeout(timeout, cell)
+        if reason and reply is not None:
+            content = reply["content"]
+            reply = {**reply, "content": {**content, "evalue": reason, "traceback": content["traceback"] + [reason]}}
+        return reply
+
     def preprocess(self, nb, resources=None, km=None):
-        self._copied = {}
+        self._copied, self._limit_seen = {}, None
         return super().preprocess(nb, resources, km)

@@ -18,10 +18,12 @@ NEEDS_MANUAL = "needs manual grading"   # a written answer or task waiting for t
 BY_HAND = "graded by hand"               # ... and once the instructor entered one (exports, report)
 FIELDS = ("student", "assignment", "notebook", "cell", "points", "max_points", "status", "reason", "flags")
 
+# what the grader writes into a cell's timeout error when the kernel was at its process limit (autograder.kernel)
+HELD_AT_PROCESS_LIMIT = "the kernel was held at its process limit"
 # what a notebook shows when it runs into a limit of autograder.sandbox.Limits: (text in an error, limit)
 LIMIT_SIGNS = (("No space left on device", "disk"), ("Disk quota exceeded", "disk"),
                ("Resource temporarily unavailable", "processes"), ("can't start new thread", "processes"),
-               ("MemoryError", "memory"))
+               (HELD_AT_PROCESS_LIMIT, "processes"), ("MemoryError", "memory"))
 
 
 def limits_reached(nb, limits):

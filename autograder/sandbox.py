@@ -22,6 +22,7 @@ package carries the AppArmor profile that allows its user namespaces), it needs 
 option used here is in its 0.8 release.
 """
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -149,7 +150,7 @@ def identity_files(folder, uid, gid):
 
 
 def command(argv, *, helpers_dir, helpers_source, inputs, connection_file, work, limits=Limits(), ids=None,
-            mpl_cache=None, capped_elsewhere=False):
+            mpl_cache=None, nproc=None):
     """The full command line that runs ``argv`` (the kernel) sealed.
 
     Args:
@@ -162,8 +163,7 @@ def command(argv, *, helpers_dir, helpers_source, inputs, connection_file, work,
         limits: a Limits.
         ids: (uid, gid) to run as; default ``sandbox_ids()``.
         mpl_cache: matplotlib's font cache file to lend read-only (saves building it in every kernel).
-        capped_elsewhere: a ProcessCounter caps the processes: RLIMIT_NPROC then leaves it a margin, so that the
-            cgroup refuses first and counts the refusal.
+        nproc: the kernel's RLIMIT_NPROC (``ProcessCounter.budget``); default ``limits.processes``.
     """
     uid, gid = ids or sandbox_ids()
     # SIGINT is how Jupyter interrupts a kernel, sent to its whole process group: the bwrap processes ignore it
@@ -174,10 +174,7 @@ def command(argv, *, helpers_dir, helpers_source, inputs, connection_file, work,
     view = [str(limits.disk_mb * 2**20) if a == "{disk_bytes}" else a for a in view]
     namespaces = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
                   "--hostname", "sandbox", "--die-with-parent"]
-    # RLIMIT_NPROC counts all processes and threads of the real uid: a kernel's own uid (root graders) starts at
-    # none; a normal user's already runs others, which the limit must leave room for
-    nproc = limits.processes + (0 if os.geteuid() == 0 else _tasks_of(uid)) + (16 if capped_elsewhere else 0)
-    limited = ["prlimit", f"--nproc={nproc}", f"--as={limits.memory_mb * 2**20}",
+    limited = ["prlimit", f"--nproc={nproc or limits.processes}", f"--as={limits.memory_mb * 2**20}",
                f"--cpu={limits.cpu_seconds}:{limits.cpu_seconds + 10}", "--"]
     unprivileged = ["--unshare-user", "--disable-userns", "--uid", str(uid), "--gid", str(gid), "--cap-drop", "ALL"]
     tail = ["--chdir", RUN_DIR, "--"] + limited + list(argv)
@@ -213,12 +210,15 @@ def _remove_stale(folder):
 
 
 class ProcessCounter:
-    """A pids cgroup of its own for one kernel, where the grader may make one (as root): it caps the processes and
-    threads of the whole sandbox and remembers how often that cap refused a fork (``refused``), also after a fork
-    loop has killed the kernel. Elsewhere ``path`` is None and RLIMIT_NPROC alone caps them."""
+    """Caps the processes and threads of one kernel's sandbox and tells afterwards whether it reached the cap.
+
+    As root, where the grader may make one, a pids cgroup of its own caps the whole sandbox and remembers how often
+    it refused a fork, also after a fork loop has killed the kernel. Elsewhere (``path`` is None: a normal user)
+    the kernel's RLIMIT_NPROC alone caps them (``budget``).
+    """
 
     def __init__(self, limit):
-        self.path = None
+        self.limit, self.path, self._nproc = limit, None, limit
         for root in PIDS_CGROUPS:
             if os.geteuid() != 0 or not os.path.exists(f"{root}/cgroup.procs"):
                 continue
@@ -231,6 +231,26 @@ class ProcessCounter:
                 return
             except OSError:
                 continue
+
+    def budget(self, uid):
+        """The RLIMIT_NPROC to give a kernel run as ``uid``. Under a cgroup, a margin above the limit, so that the
+        cgroup refuses first and counts the refusal. Otherwise the limit itself where RLIMIT_NPROC counts the tasks
+        of the sandbox's own user namespace (Linux 5.14 and later); before, it counted every task of the uid on
+        the machine, and a normal user's other processes are added."""
+        if self.path is not None:
+            self._nproc = self.limit + 16
+        elif os.geteuid() != 0 and not nproc_counts_per_namespace():
+            self._nproc = self.limit + _tasks_of(uid)
+        return self._nproc
+
+    def reached(self, sandbox_pid, uid):
+        """Whether the kernel started as process ``sandbox_pid`` (its outermost one on the host) met its cap: the
+        cgroup refused a fork, or (RLIMIT_NPROC alone) the tasks that the limit counts fill the budget now."""
+        if self.path is not None:
+            return self.refused() > 0
+        if nproc_counts_per_namespace():  # the sandbox's tasks, plus the few outside its namespace (bwrap, setpriv)
+            return _tasks_under(sandbox_pid) >= self._nproc
+        return _tasks_of(uid) >= self._nproc
 
     def wrap(self, argv):
         """``argv`` started inside the cgroup (it joins, then execs)."""
@@ -255,6 +275,45 @@ class ProcessCounter:
                 if time.monotonic() > deadline:
                     return
                 time.sleep(0.005)
+
+
+def nproc_counts_per_namespace(release=None):
+    """Whether this Linux counts RLIMIT_NPROC per user namespace (5.14 and later, "ucounts"): a sandbox's limit
+    then counts only the sandbox's own processes and threads, not the rest of the uid's."""
+    version = re.match(r"(\d+)\.(\d+)", release or os.uname().release)
+    return version is not None and (int(version[1]), int(version[2])) >= (5, 14)
+
+
+def descendants(pid):
+    """Host pids of every descendant of ``pid``, parents before children."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    parent = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(parent, []).append(int(entry))
+    order, queue = [], [pid]
+    while queue:
+        current = queue.pop(0)
+        for child in children.get(current, []):
+            order.append(child)
+            queue.append(child)
+    return order
+
+
+def _tasks_under(pid):
+    """How many processes and threads the process ``pid`` and its descendants run now."""
+    count = 0
+    for each in [pid] + descendants(pid):
+        try:
+            with open(f"/proc/{each}/status") as f:
+                count += int(next(line for line in f if line.startswith("Threads:")).split()[1])
+        except (OSError, ValueError, StopIteration):
+            continue
+    return count
 
 
 def _tasks_of(uid):

@@ -1,7 +1,9 @@
 """Attacks on the grader, each a real submission graded by the real grader (the shared run of conftest.graded):
 the sandbox's walls, its limits, and delegation to the course's own implementations."""
 import csv
+import os
 import re
+import signal
 import subprocess
 import sys
 
@@ -10,7 +12,8 @@ import pytest
 
 from autograder.course import HELPERS, REPO_ROOT
 from autograder.guard import DELEGATED, check, course_fingerprints, pasted
-from autograder.outcomes import limits_reached
+from autograder.outcomes import HELD_AT_PROCESS_LIMIT, limits_reached
+from autograder import sandbox
 from autograder.sandbox import Limits
 from conftest import DELEGATIONS, FAULT_ASSIGNMENT, auto_rows_of, by_hand, first_exercise, rows_of
 from studentwork import fill_release, write_submission
@@ -41,6 +44,61 @@ def test_a_loop_at_a_limit_gets_rows_naming_the_limit(graded, student, limit):
     rows = auto_rows_of(graded[0], student)
     assert rows and rows[0]["status"] == "limit" and limit in rows[0]["reason"], rows[0]
     assert rows[0]["points"] == 0
+    notebook = nbformat.read(graded[2] / "autograded" / student / FAULT_ASSIGNMENT / f"{first_exercise()[0]}.ipynb",
+                             as_version=4)
+    timeouts = [o for c in notebook.cells for o in c.get("outputs", []) if o.get("ename") == "CellTimeoutError"]
+    if student == "attack_fork_loop":  # a cell that timed out held at the process limit says so in its error
+        assert all(HELD_AT_PROCESS_LIMIT in o["evalue"] for o in timeouts), timeouts
+
+
+FORK_AND_HOLD = """import os, time
+forked = 0
+while True:
+    try:
+        if os.fork() == 0:
+            time.sleep(600)
+            os._exit(0)
+        forked += 1
+    except OSError:
+        break
+print(forked, flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.parametrize("program, capped", [(FORK_AND_HOLD, True), ("import time\nprint(0, flush=True)\n"
+                                                                      "time.sleep(600)\n", False)])
+def test_without_a_pids_cgroup_the_process_limit_alone_caps_a_fork_loop_and_is_named(monkeypatch, tmp_path,
+                                                                                      program, capped):
+    """What a grader run by a normal user has (no pids cgroup; the kernel keeps the grader's uid, with other
+    processes of that uid running): RLIMIT_NPROC alone must cap the sandbox at its limit, and the counter must tell
+    a fork loop held at that cap (a kernel that timed out at the process limit) from a kernel that did not fork."""
+    monkeypatch.setattr(sandbox, "PIDS_CGROUPS", ())  # as a normal user: no cgroup of the kernel's own
+    limit = 24
+    counter = sandbox.ProcessCounter(limit)
+    assert counter.path is None
+    ids = sandbox.sandbox_ids()
+    tmp_path.chmod(0o711)
+    connection = tmp_path / "connection.json"
+    connection.write_text("{}")
+    connection.chmod(0o644)
+    argv = sandbox.command([sys.executable, "-c", program], helpers_dir=HELPERS, helpers_source=HELPERS, inputs=[],
+                           connection_file=connection, work=tmp_path, ids=ids, nproc=counter.budget(ids[0]))
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        forked = int(proc.stdout.readline())
+        if capped:  # the limit counts the sandbox's processes: the loop, its children and bubblewrap's own
+            assert limit - 4 <= forked < limit, forked
+        assert counter.reached(proc.pid, ids[0]) is capped
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+@pytest.mark.parametrize("release, per_namespace", [("6.18.44-fc-v1098", True), ("5.14.0-427.el9.x86_64", True),
+                                                    ("5.13.19-generic", False), ("4.18.0-553.el8_10.x86_64", False)])
+def test_the_process_limit_counts_per_user_namespace_from_linux_5_14(release, per_namespace):
+    assert sandbox.nproc_counts_per_namespace(release) is per_namespace
 
 
 @pytest.mark.parametrize("output", [
