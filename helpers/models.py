@@ -15,6 +15,8 @@ from .layers import (BasicBlock, BatchNorm, Conv2d, Flatten, GlobalAvgPool, Line
 
 # Initial weight scale of the last layer: small, so the untrained net's loss is close to ln(10)
 CLASSIFIER_STD = 0.01
+VGG_WIDTHS = (32, 64, 128)    # the mini VGG's three stages
+RESNET_WIDTHS = (16, 32, 64)  # the CIFAR ResNets of He et al.
 NAMES = ("lenet", "lenet-tanh", "vgg", "resnet20", "plain20", "resnetN / plainN with N = 6n + 2")
 
 
@@ -116,7 +118,7 @@ def lenet5(activation="relu", num_classes=10, seed=0):
                  Linear(84, num_classes, std=CLASSIFIER_STD, rng=rng), name=f"LeNet-5 ({activation})")
 
 
-def mini_vgg(widths=(32, 64, 128), num_classes=10, seed=0):
+def mini_vgg(widths=VGG_WIDTHS, num_classes=10, seed=0):
     """VGG in miniature: for each width two CONV3(pad 1)-BN-ReLU then POOL2; global average pooling; FC.
 
     32 x 32 -> 16 -> 8 -> 4 with channels doubling, as VGG-16 does over its five stages. The average over the
@@ -134,7 +136,7 @@ def mini_vgg(widths=(32, 64, 128), num_classes=10, seed=0):
     return Model(*layers, name="mini VGG " + "-".join(map(str, widths)))
 
 
-def resnet(n=3, widths=(16, 32, 64), plain=False, num_classes=10, seed=0):
+def resnet(n=3, widths=RESNET_WIDTHS, plain=False, num_classes=10, seed=0):
     """The CIFAR ResNet of He et al. (2016): CONV3(16)-BN-ReLU, then 3 stages of n basic blocks (16, 32, 64
     filters; each later stage halves the size with a stride-2 block and a projection shortcut), global average
     pooling, FC. Depth 6n + 2 (n=3: ResNet-20). ``plain=True`` is the same net without shortcuts."""
@@ -148,13 +150,13 @@ def resnet(n=3, widths=(16, 32, 64), plain=False, num_classes=10, seed=0):
             in_ch = width
     layers += [GlobalAvgPool(), Linear(in_ch, num_classes, std=CLASSIFIER_STD, rng=rng)]
     name = f"{'plain' if plain else 'ResNet'}-{6 * n + 2}"
-    return Model(*layers, name=name if tuple(widths) == (16, 32, 64) else name + " " + "-".join(map(str, widths)))
+    return Model(*layers, name=name if tuple(widths) == RESNET_WIDTHS else name + " " + "-".join(map(str, widths)))
 
 
 def build(name, seed=0, widths=None):
     """A model by name: "lenet", "lenet-tanh", "vgg", "resnet20", "plain20", or resnetN / plainN, N = 6n + 2.
 
-    ``widths``: the three stages' channel counts of "vgg" and the ResNets (default (32, 64, 128) and (16, 32, 64)).
+    ``widths``: the three stages' channel counts of "vgg" and the ResNets (default VGG_WIDTHS, RESNET_WIDTHS).
     """
     if name in ("lenet", "lenet-tanh"):
         if widths is not None:
@@ -163,8 +165,8 @@ def build(name, seed=0, widths=None):
     if widths is not None and (len(widths) != 3 or any(int(w) != w or w < 1 for w in widths)):
         raise ValueError(f"widths must be three positive channel counts; got {widths!r}")
     if name == "vgg":
-        return mini_vgg(widths or (32, 64, 128), seed=seed)
+        return mini_vgg(widths or VGG_WIDTHS, seed=seed)
     match = re.fullmatch(r"(resnet|plain)(\d+)", name)
     if match and (int(match[2]) - 2) % 6 == 0 and int(match[2]) >= 8:
-        return resnet((int(match[2]) - 2) // 6, widths or (16, 32, 64), plain=match[1] == "plain", seed=seed)
+        return resnet((int(match[2]) - 2) // 6, widths or RESNET_WIDTHS, plain=match[1] == "plain", seed=seed)
     raise ValueError(f"unknown model {name!r}: choose from {', '.join(NAMES)}")
