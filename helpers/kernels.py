@@ -7,9 +7,15 @@ of consecutive positions are one view, copied and multiplied one cache-sized blo
 at once (never ``np.add.at``). ``max_pool_forward`` / ``max_pool_backward`` and
 ``avg_pool_forward`` / ``avg_pool_backward`` (``size``, ``stride``) work offset by offset (one strided slice per
 position inside a region, no copy of the windows); a max-pool region's gradient goes to its first maximum in
-row-major order (as ``argmax``), also when several entries tie. They run on NumPy or CuPy arrays alike
-(``helpers.backend``) and keep the input's dtype (float32 for training, float64 for checking).
+row-major order (as ``argmax``), also when several entries tie. Pooling and batch norm, whose time goes to reading
+and writing memory, make their several passes over one cache-sized block of the batch at a time. They run on
+NumPy or CuPy arrays alike (``helpers.backend``) and keep the input's dtype (float32 for training, float64 for
+checking).
 """
+import math
+
+import numpy as np
+
 from .backend import array_module
 
 
@@ -289,12 +295,30 @@ def _offset_slices(out_h, out_w, size, stride):
             for i in range(size) for j in range(size)]
 
 
+# Numbers of one batch block in the memory-bound layers (pooling, batch norm): 1 MB in float32, so that the several
+# passes a layer makes over a block find it in the processor's cache instead of reading memory again. Measured here
+# (AMD EPYC, 2 cores, medians of 15): max pooling forward at (128, 32, 32, 32) 40 ms in one block, 7 ms in blocks of
+# 8 images (2^18 numbers), 14 ms with 4 or 16 on a busier minute; its backward 9.4 -> 5.0 ms.
+CACHE_NUMBERS = 2 ** 18
+
+
+def _batch_blocks(xp, shape):
+    """Slices of the batch axis covering range(shape[0]), each about CACHE_NUMBERS numbers (at least one example).
+    On the GPU one slice holds the whole batch: it has no such cache to fit, and every block is a kernel launch."""
+    if xp is not np:
+        return [slice(None)]
+    per_example = math.prod(shape[1:])
+    size = max(1, CACHE_NUMBERS // per_example)
+    return [slice(start, start + size) for start in range(0, shape[0], size)]
+
+
 def max_pool_forward(x, size=2, stride=2):
     """Max pooling over size x size regions.
 
-    Works offset by offset: for each of the size * size positions inside a region, one strided slice holds that
-    position of every region; a running maximum over the slices (strictly greater replaces) keeps the first
-    maximum in row-major order, whose offset is remembered for the backward pass.
+    Works one block of images at a time (small enough to stay in cache) and, in a block, offset by offset: for each
+    of the size * size positions inside a region, one strided slice holds that position of every region; a running
+    maximum over the slices (strictly greater replaces) keeps the first maximum in row-major order, whose offset is
+    remembered for the backward pass.
 
     Args:
         x: (N, C, H, W); size: region side; stride: step between regions.
@@ -305,41 +329,56 @@ def max_pool_forward(x, size=2, stride=2):
     xp = array_module(x)
     out_h, out_w = pool_output_shape(x.shape, size, stride)
     slices = _offset_slices(out_h, out_w, size, stride)
-    out = x[(Ellipsis, *slices[0])].copy()
-    index_type = xp.uint8 if size * size < 256 else xp.int32
-    first_max = xp.zeros(out.shape, dtype=index_type)
-    for k, (rows, cols) in enumerate(slices[1:], start=1):
+    out = xp.empty((*x.shape[:2], out_h, out_w), dtype=x.dtype)
+    first_max = xp.zeros(out.shape, dtype=xp.uint8 if size * size < 256 else xp.int32)
+    for block in _batch_blocks(xp, x.shape):
+        _running_max(xp, x[block], slices, out[block], first_max[block])
+    return out, (x.shape, first_max, size, stride)
+
+
+def _running_max(xp, x, slices, out, first_max):
+    """Writes the maximum of each region of x into out (N, C, H', W') and the offset of its first maximum into
+    first_max (zeros on entry)."""
+    (rows, cols), *rest = slices
+    out[...] = x[:, :, rows, cols]
+    for k, (rows, cols) in enumerate(rest, start=1):
         candidate = x[:, :, rows, cols]
         greater = candidate > out  # strictly: on a tie the earlier offset stays
         # first_max = k where greater: k is above every earlier offset, so a maximum does it (np.where is 30x slower)
-        xp.maximum(first_max, xp.multiply(greater, k, dtype=index_type), out=first_max)
+        xp.maximum(first_max, xp.multiply(greater, k, dtype=first_max.dtype), out=first_max)
         xp.maximum(out, candidate, out=out)
-    return out, (x.shape, first_max, size, stride)
 
 
 def max_pool_backward(dout, cache):
     """dx (N, C, H, W) of max_pool_forward: each region's gradient to its first maximum (summed where
-    overlapping regions share an input)."""
+    overlapping regions share an input), one block of images at a time."""
     xp = array_module(dout)
     x_shape, first_max, size, stride = cache
     dx = xp.zeros(x_shape, dtype=dout.dtype)
-    for k, (rows, cols) in enumerate(_offset_slices(*dout.shape[2:], size, stride)):
-        # dout where the region's first maximum sits at offset k, 0 elsewhere
-        if stride >= size:  # regions do not overlap: each input gets at most one gradient, written in place
-            xp.multiply(dout, first_max == k, out=dx[:, :, rows, cols])
-        else:
-            dx[:, :, rows, cols] += dout * (first_max == k)
+    slices = _offset_slices(*dout.shape[2:], size, stride)
+    for block in _batch_blocks(xp, x_shape):
+        for k, (rows, cols) in enumerate(slices):
+            # dout where the region's first maximum sits at offset k, 0 elsewhere
+            if stride >= size:  # regions do not overlap: each input gets at most one gradient, written in place
+                xp.multiply(dout[block], first_max[block] == k, out=dx[block, :, rows, cols])
+            else:
+                dx[block, :, rows, cols] += dout[block] * (first_max[block] == k)
     return dx
 
 
 def avg_pool_forward(x, size=2, stride=2):
-    """Average pooling over size x size regions; same shapes as max_pool_forward."""
+    """Average pooling over size x size regions, one block of images at a time; same shapes as max_pool_forward."""
     xp = array_module(x)
     out_h, out_w = pool_output_shape(x.shape, size, stride)
-    out = xp.zeros((*x.shape[:2], out_h, out_w), dtype=x.dtype)
-    for rows, cols in _offset_slices(out_h, out_w, size, stride):
-        out += x[:, :, rows, cols]
-    out /= size * size
+    slices = _offset_slices(out_h, out_w, size, stride)
+    out = xp.empty((*x.shape[:2], out_h, out_w), dtype=x.dtype)
+    for block in _batch_blocks(xp, x.shape):
+        total = out[block]
+        (rows, cols), *rest = slices
+        total[...] = x[block, :, rows, cols]
+        for rows, cols in rest:
+            total += x[block, :, rows, cols]
+        total /= size * size
     return out, (x.shape, size, stride)
 
 
@@ -348,12 +387,14 @@ def avg_pool_backward(dout, cache):
     xp = array_module(dout)
     x_shape, size, stride = cache
     dx = xp.zeros(x_shape, dtype=dout.dtype)
-    share = dout / (size * size)
-    for rows, cols in _offset_slices(*dout.shape[2:], size, stride):
-        if stride >= size:  # regions do not overlap: each input gets one share at most
-            dx[:, :, rows, cols] = share
-        else:
-            dx[:, :, rows, cols] += share
+    slices = _offset_slices(*dout.shape[2:], size, stride)
+    for block in _batch_blocks(xp, x_shape):
+        share = dout[block] / (size * size)
+        for rows, cols in slices:
+            if stride >= size:  # regions do not overlap: each input gets one share at most
+                dx[block, :, rows, cols] = share
+            else:
+                dx[block, :, rows, cols] += share
     return dx
 
 
@@ -438,23 +479,45 @@ def batchnorm_forward(x, gamma, beta, bn_param):
     running_var = bn_param.setdefault("running_var", xp.ones(channels, dtype=x.dtype))
     if mode == "test":
         # out = x * scale + shift, with the running statistics folded into scale and shift (as PyTorch's inference
-        # kernel does): two passes over x, and the cache keeps x itself
+        # kernel does): one pass over x, and the cache keeps x itself
         inv_std = (1 / xp.sqrt(running_var + eps)).astype(x.dtype, copy=False)
         scale = gamma * inv_std
-        out = x * scale.reshape(shape).astype(x.dtype, copy=False)
-        out += (beta - running_mean * scale).reshape(shape).astype(x.dtype, copy=False)
+        out = _scale_and_shift(xp, x, scale, beta - running_mean * scale, shape)
         return out, (x, running_mean, gamma, inv_std, shape, mode)
     m = x.size // channels
     mean = _per_channel_sum(xp, x) / m
-    centred = x - mean.reshape(shape)
-    var = _per_channel_dot(xp, centred, centred) / m  # biased: divide by m
+    # centred = x - mean and the sum of its squares in one pass, block by block while the block is in cache
+    centred, squares, batch_mean = xp.empty_like(x), 0, mean.reshape(shape).astype(x.dtype, copy=False)
+    for block in _batch_blocks(xp, x.shape):
+        part = xp.subtract(x[block], batch_mean, out=centred[block])
+        squares = squares + _per_channel_dot(xp, part, part)
+    var = squares / m  # biased: divide by m
     bn_param["running_mean"] = momentum * running_mean + (1 - momentum) * mean
     bn_param["running_var"] = momentum * running_var + (1 - momentum) * var
     inv_std = (1 / xp.sqrt(var + eps)).astype(x.dtype, copy=False)
     # out = gamma * x_hat + beta with x_hat = centred * inv_std, which is never stored: the cache keeps centred
-    out = centred * (gamma * inv_std).reshape(shape).astype(x.dtype, copy=False)
-    out += beta.reshape(shape)
+    out = _scale_and_shift(xp, centred, gamma * inv_std, beta, shape)
     return out, (centred, None, gamma, inv_std, shape, mode)
+
+
+def _scale_and_shift(xp, a, scale, shift, shape):
+    """a * scale + shift per channel (scale, shift: (C,)), in a's dtype, one block of the batch at a time."""
+    scale = scale.reshape(shape).astype(a.dtype, copy=False)
+    shift = shift.reshape(shape).astype(a.dtype, copy=False)
+    out = xp.empty_like(a)
+    for block in _batch_blocks(xp, a.shape):
+        xp.multiply(a[block], scale, out=out[block])
+        out[block] += shift
+    return out
+
+
+def _sum_and_dot(xp, dout, values):
+    """(sum of dout, sum of dout * values) per channel, (C,) each: one pass over both, block by block."""
+    total = dot = 0
+    for block in _batch_blocks(xp, dout.shape):
+        total = total + _per_channel_sum(xp, dout[block])
+        dot = dot + _per_channel_dot(xp, dout[block], values[block])
+    return total, dot
 
 
 def batchnorm_backward(dout, cache):
@@ -464,19 +527,23 @@ def batchnorm_backward(dout, cache):
     """
     values, mean, gamma, inv_std, shape, mode = cache
     xp = array_module(dout)
-    dbeta = _per_channel_sum(xp, dout)
+    dbeta, dot = _sum_and_dot(xp, dout, values)
     scale = (gamma * inv_std).reshape(shape).astype(dout.dtype, copy=False)
     if mode == "test":  # values is x: sum(dout * x_hat) = (sum(dout * x) - mean * sum(dout)) * inv_std
-        dgamma = (_per_channel_dot(xp, dout, values) - mean * dbeta) * inv_std
+        dgamma = (dot - mean * dbeta) * inv_std
         return dout * scale, dgamma.astype(dout.dtype, copy=False), dbeta
     centred = values
-    dgamma = _per_channel_dot(xp, dout, centred) * inv_std  # sum of dout * x_hat, x_hat = centred * inv_std
+    dgamma = dot * inv_std  # sum of dout * x_hat, x_hat = centred * inv_std
     m = dout.size // dout.shape[1]
-    # dx = scale * (dout - mean(dout) - x_hat * mean(dout * x_hat)), built in one buffer
-    dx = centred * (dgamma * inv_std / m).reshape(shape).astype(dout.dtype, copy=False)
-    dx += (dbeta / m).reshape(shape)
-    xp.subtract(dout, dx, out=dx)
-    dx *= scale
+    # dx = scale * (dout - mean(dout) - x_hat * mean(dout * x_hat)), one block of the batch at a time
+    k_centred = (dgamma * inv_std / m).reshape(shape).astype(dout.dtype, copy=False)
+    k_mean = (dbeta / m).reshape(shape).astype(dout.dtype, copy=False)
+    dx = xp.empty_like(dout)
+    for block in _batch_blocks(xp, dout.shape):
+        part = xp.multiply(centred[block], k_centred, out=dx[block])
+        part += k_mean
+        xp.subtract(dout[block], part, out=part)
+        part *= scale
     return dx, dgamma, dbeta
 
 

@@ -157,3 +157,23 @@ def test_stride_one_in_many_blocks_matches_one_block(monkeypatch, x_shape, w_sha
     np.testing.assert_allclose(out_blocks, loop_conv(x, w, b, stride, pad), rtol=1e-10, atol=1e-12)
     for blocks, one in zip(conv_backward(dout, cache_blocks), whole):
         np.testing.assert_allclose(blocks, one, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("cache_numbers", [1, 70])
+@pytest.mark.parametrize("size, stride", [(2, 2), (3, 2), (2, 1)])
+def test_pooling_in_blocks_of_images_matches_one_block(monkeypatch, cache_numbers, size, stride):
+    """Pooling works one cache-sized block of images at a time: blocks of one image, and of two with a partial
+    last block (5 images of 2x4x4 = 32 numbers, 70 numbers a block), give the definition's outputs and the same
+    gradients as one block, ties included (small integers tie often)."""
+    rng = np.random.default_rng(4)
+    x = rng.integers(0, 3, size=(5, 2, 4, 4)).astype(float)
+    for forward, backward, reduce in ((max_pool_forward, max_pool_backward, np.max),
+                                      (avg_pool_forward, avg_pool_backward, np.mean)):
+        out, cache = forward(x, size, stride)
+        dout = rng.normal(size=out.shape)
+        whole = backward(dout, cache)
+        with monkeypatch.context() as patch:
+            patch.setattr("helpers.kernels.CACHE_NUMBERS", cache_numbers)
+            out_blocks, cache_blocks = forward(x, size, stride)
+            np.testing.assert_array_equal(out_blocks, loop_pool(x, size, stride, reduce))
+            np.testing.assert_allclose(backward(dout, cache_blocks), whole, rtol=1e-12, atol=1e-15)

@@ -105,6 +105,29 @@ def test_float32_batchnorm_stays_accurate_far_from_zero(mode):
         np.testing.assert_allclose(ours, reference, rtol=1e-4, atol=1e-3 * np.abs(reference).max())
 
 
+@pytest.mark.parametrize("mode", ["train", "test"])
+@pytest.mark.parametrize("shape", [(5, 3, 4, 4), (5, 7)])
+def test_batchnorm_in_blocks_of_the_batch_matches_one_block(monkeypatch, mode, shape):
+    """Batch norm makes its passes one cache-sized block of the batch at a time: blocks of one example, and of two
+    with a partial last block, give the same outputs, running statistics and gradients as one block."""
+    rng = np.random.default_rng(6)
+    x, dout = rng.normal(2.0, 3.0, size=shape), rng.normal(size=shape)
+    gamma, beta = rng.normal(size=shape[1]), rng.normal(size=shape[1])
+    stats = {"running_mean": rng.normal(size=shape[1]), "running_var": rng.uniform(0.5, 2.0, size=shape[1])}
+
+    def run():
+        bn = {"mode": mode, **{k: v.copy() for k, v in stats.items()}}
+        out, cache = K.batchnorm_forward(x, gamma, beta, bn)
+        return (out, bn["running_mean"], bn["running_var"], *K.batchnorm_backward(dout, cache))
+
+    whole = run()
+    for examples_per_block in (1, 2):
+        with monkeypatch.context() as patch:
+            patch.setattr("helpers.kernels.CACHE_NUMBERS", examples_per_block * math.prod(shape[1:]))
+            for blocks, one in zip(run(), whole):
+                np.testing.assert_allclose(blocks, one, rtol=1e-12, atol=1e-12)
+
+
 def test_softmax_cross_entropy_is_the_mean_negative_log_likelihood_and_never_overflows():
     rng = np.random.default_rng(4)
     scores, y = rng.normal(size=(6, 4)), rng.integers(0, 4, size=6)
