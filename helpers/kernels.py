@@ -82,7 +82,7 @@ def conv_forward(x, w, b, stride=1, pad=0):
     out_h, out_w = conv_output_shape(x.shape, w.shape, stride, pad)
     n, _, h, width = x.shape
     f, _, hh, ww = w.shape
-    if _flat_layout(x.shape, w.shape, stride, pad):
+    if _flat_layout(stride, pad, hh, ww):
         hp, wp, lead, reach = _flat_grid(h, width, pad, hh, ww)
         flat = _to_flat(xp, x, hp, wp, before=lead, after=reach - lead)  # (C, reach + N*Hp*Wp)
         out_flat = _correlate_flat(xp, flat, w.reshape(f, -1), hh, ww, wp)  # (F, reach + N*Hp*Wp)
@@ -133,7 +133,7 @@ def _conv_gradients(dout, cache, input_grad):
     xp = array_module(dout, w)
     n, f, out_h, out_w = dout.shape
     db = _per_channel_sum(xp, dout)
-    if _flat_layout(x_shape, w.shape, stride, pad):
+    if _flat_layout(stride, pad, *w.shape[2:]):
         dx, dw = _conv_backward_flat(xp, dout, x_shape, cached, w, pad, input_grad)
     else:
         dout3 = dout.reshape(n, f, out_h * out_w)
@@ -155,25 +155,10 @@ THIN_FILTERS = 12
 SMALL_PRODUCT = 10 ** 6
 
 
-# The flat layout computes an output at every position of each image's grid, then drops those whose window runs
-# past a row's end: when fewer than this share of the positions are kept, im2col (which computes only the outputs)
-# is faster. LeNet-5's second layer (5x5 filters on 14x14 inputs, no padding) keeps 100 of 196: forward + backward
-# 18.4 -> 10.6 ms with im2col (2 cores of an AMD EPYC, medians of 15 alternated runs); its first layer keeps 784
-# of 1,024 and the 3x3 layers of the mini VGG and ResNet 64 of 81 at 8x8 or more, and stay flat (3.1 against
-# 5.1 ms forward for LeNet-5's first layer, 6.5 against 10.1 for ResNet's 64>64 at 8x8).
-FLAT_MIN_KEPT = 0.75
-
-
-def _flat_layout(x_shape, w_shape, stride, pad):
-    """Whether conv_forward lays the batch out flat: stride 1, padding narrower than the filter (the zero rows
-    and columns shared by neighbours then cover every window), and at least FLAT_MIN_KEPT of the grid's
-    positions are outputs."""
-    (h, width), (hh, ww) = x_shape[2:], w_shape[2:]
-    if stride != 1 or pad >= min(hh, ww):
-        return False
-    hp, wp, _, _ = _flat_grid(h, width, pad, hh, ww)
-    out_h, out_w = h + 2 * pad - hh + 1, width + 2 * pad - ww + 1
-    return out_h * out_w >= FLAT_MIN_KEPT * hp * wp
+def _flat_layout(stride, pad, hh, ww):
+    """Whether conv_forward lays the batch out flat: stride 1 and padding narrower than the filter (the zero rows
+    and columns shared by neighbours then cover every window)."""
+    return stride == 1 and pad < min(hh, ww)
 
 
 def _flat_grid(h, width, pad, hh, ww):

@@ -2,7 +2,6 @@
 import numpy as np
 import pytest
 
-from helpers import kernels
 from helpers.kernels import (avg_pool_backward, avg_pool_forward, conv_backward, conv_forward, conv_param_grads,
                              max_pool_backward, max_pool_forward)
 
@@ -41,17 +40,8 @@ CONFIGS = [((2, 3, 7, 5), (4, 3, 3, 2), 1, 0), ((3, 2, 8, 8), (2, 2, 3, 3), 2, 1
            ((2, 3, 6, 7), (2, 3, 3, 2), 1, 1), ((2, 3, 5, 6), (2, 3, 2, 2), 1, 2)]
 
 
-@pytest.fixture(params=["chosen layout", "flat wherever the padding allows"])
-def layout(request, monkeypatch):
-    """Runs a test twice: with the layout conv_forward chooses, and with the flat layout for every stride-1
-    convolution whose padding allows it (FLAT_MIN_KEPT 0), so that both code paths meet every configuration."""
-    if request.param != "chosen layout":
-        monkeypatch.setattr("helpers.kernels.FLAT_MIN_KEPT", 0.0)
-    return request.param
-
-
 @pytest.mark.parametrize("x_shape, w_shape, stride, pad", CONFIGS)
-def test_forward_matches_loops(layout, x_shape, w_shape, stride, pad):
+def test_forward_matches_loops(x_shape, w_shape, stride, pad):
     rng = np.random.default_rng(0)
     x, w, b = rng.normal(size=x_shape), rng.normal(size=w_shape), rng.normal(size=w_shape[0])
     out, _ = conv_forward(x, w, b, stride, pad)
@@ -59,7 +49,7 @@ def test_forward_matches_loops(layout, x_shape, w_shape, stride, pad):
 
 
 @pytest.mark.parametrize("x_shape, w_shape, stride, pad", CONFIGS)
-def test_backward_matches_numerical_gradients(layout, x_shape, w_shape, stride, pad):
+def test_backward_matches_numerical_gradients(x_shape, w_shape, stride, pad):
     rng = np.random.default_rng(1)
     x, w, b = rng.normal(size=x_shape), rng.normal(size=w_shape), rng.normal(size=w_shape[0])
     out, cache = conv_forward(x, w, b, stride, pad)
@@ -75,7 +65,7 @@ def test_backward_matches_numerical_gradients(layout, x_shape, w_shape, stride, 
 
 
 @pytest.mark.parametrize("x_shape, w_shape, stride, pad", CONFIGS)
-def test_parameter_gradients_alone_are_those_of_the_full_backward(layout, x_shape, w_shape, stride, pad):
+def test_parameter_gradients_alone_are_those_of_the_full_backward(x_shape, w_shape, stride, pad):
     """conv_param_grads (a first layer's backward: no dx) gives conv_backward's dw and db, in float32 too."""
     rng = np.random.default_rng(2)
     for dtype in (np.float64, np.float32):
@@ -158,7 +148,6 @@ def test_stride_one_in_many_blocks_matches_one_block(monkeypatch, x_shape, w_sha
     give the same numbers as the definition and as one block."""
     rng = np.random.default_rng(2)
     x, w, b = rng.normal(size=x_shape), rng.normal(size=w_shape), rng.normal(size=w_shape[0])
-    monkeypatch.setattr("helpers.kernels.FLAT_MIN_KEPT", 0.0)  # flat wherever the padding allows
     out, cache = conv_forward(x, w, b, stride, pad)
     dout = rng.normal(size=out.shape)
     whole = conv_backward(dout, cache)
@@ -188,15 +177,3 @@ def test_pooling_in_blocks_of_images_matches_one_block(monkeypatch, cache_number
             out_blocks, cache_blocks = forward(x, size, stride)
             np.testing.assert_array_equal(out_blocks, loop_pool(x, size, stride, reduce))
             np.testing.assert_allclose(backward(dout, cache_blocks), whole, rtol=1e-12, atol=1e-15)
-
-
-@pytest.mark.parametrize("x_shape, w_shape, pad, flat", [
-    ((128, 3, 32, 32), (6, 3, 5, 5), 0, True),     # LeNet-5's first layer: 784 of 1,024 grid positions are outputs
-    ((128, 6, 14, 14), (16, 6, 5, 5), 0, False),   # its second: 100 of 196, im2col computes only those
-    ((128, 64, 8, 8), (64, 64, 3, 3), 1, True),    # ResNet's smallest 3x3 layer: 64 of 81
-    ((128, 32, 32, 32), (32, 32, 3, 3), 1, True),
-    ((2, 3, 8, 8), (4, 3, 3, 3), 3, False),        # padding as wide as the filter: not coverable by shared zeros
-])
-def test_the_flat_layout_is_chosen_where_it_keeps_most_positions(x_shape, w_shape, pad, flat):
-    assert kernels._flat_layout(x_shape, w_shape, 1, pad) is flat
-    assert kernels._flat_layout(x_shape, w_shape, 2, pad) is False
