@@ -16,6 +16,7 @@ import uuid
 
 import dask
 from distributed import Client, LocalCluster, WorkerPlugin, as_completed
+from distributed.gc import disable_gc_diagnosis, enable_gc_diagnosis
 from distributed.scheduler import KilledWorker
 from tqdm.auto import tqdm
 
@@ -50,6 +51,13 @@ class Cluster:
         self.local = self.client = self._error = None
         if not (scheduler or scheduler_file):
             start_worker_server()
+        # A Dask scheduler hooks a timer into the garbage collector as it starts. Starting in the background thread,
+        # it once hooked in halfway through a full collection of the main thread (a finalizer had let it run): the
+        # timer failed at the collection's end ("assert start is not None"), and the main thread's ast.parse, which
+        # the collection had interrupted, raised "SystemError: AST constructor recursion depth mismatch" (CI, one
+        # run in many; CPython 3.11's gh-106905). Hooked here, before any thread starts, the scheduler's start only
+        # counts one more user of the hook; __exit__ releases this one.
+        enable_gc_diagnosis()
         self._starting = threading.Thread(target=self._start, args=(jobs, scheduler, scheduler_file), daemon=True,
                                           name="autograder-cluster-start")
         self._starting.start()
@@ -86,6 +94,7 @@ class Cluster:
                 self.local.close(timeout=CLOSE_SECONDS)
             except TimeoutError:  # the results are in; the workers are daemons and end with this process
                 print(f"warning: the local Dask workers did not stop within {CLOSE_SECONDS} s", file=sys.stderr)
+        disable_gc_diagnosis()
 
     def grade(self, tasks, templates, progress=True, done=None):
         """{task key: Result} for ``tasks``, and whether the run was interrupted (Ctrl-C) before the end.

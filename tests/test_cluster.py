@@ -223,3 +223,25 @@ def test_a_failed_preparation_is_tried_again_with_its_own_error(monkeypatch):
     for _ in range(2):
         with pytest.raises(tarfile.ReadError):
             space.assignment(FAULT_ASSIGNMENT, b"not a template")
+
+
+def test_dasks_gc_hook_is_in_place_before_the_cluster_starts_and_released_after(monkeypatch):
+    """The scheduler, starting in a background thread, must never add its garbage-collector hook halfway through
+    a collection of the main thread (a CI run once failed so, in ast.parse): the grader hooks it in before any
+    thread starts, and releases its use at the end."""
+    from distributed import gc as dask_gc
+
+    from autograder import cluster
+
+    seen = {}
+
+    def start(self, *args):  # no cluster: what matters is whether the hook is in when the thread runs
+        seen["hooked"] = dask_gc._gc_diagnosis.enabled
+
+    monkeypatch.setattr(cluster.Cluster, "_start", start)
+    monkeypatch.setattr(cluster, "start_worker_server", lambda: None)
+    users = dask_gc._gc_diagnosis_users
+    with cluster.Cluster(jobs=1):
+        assert dask_gc._gc_diagnosis_users == users + 1
+    assert seen == {"hooked": True}
+    assert dask_gc._gc_diagnosis_users == users
