@@ -45,7 +45,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from helpers import kernels as K, models, optim  # noqa: E402
-from timing import median_time, paired_median_times  # noqa: E402
+from timing import median_time, paired_median_times, peak_gflops  # noqa: E402
 from torch_twins import torch_twin  # noqa: E402
 
 MODELS = ("lenet", "vgg", "resnet20")
@@ -60,11 +60,6 @@ CONVS = [("LeNet conv1 3>6 5x5 @32", 3, 32, 6, 5, 1, 0), ("LeNet conv2 6>16 5x5 
          ("ResNet 16>16 3x3 @32", 16, 32, 16, 3, 1, 1), ("ResNet 32>32 3x3 @16", 32, 16, 32, 3, 1, 1),
          ("ResNet 64>64 3x3 @8", 64, 8, 64, 3, 1, 1), ("ResNet 16>32 3x3 stride 2 @32", 16, 32, 32, 3, 2, 1),
          ("ResNet 16>32 1x1 stride 2 @32 (projection)", 16, 32, 32, 1, 2, 0)]
-
-
-def peak_gflops(repeat):
-    a = np.random.default_rng(0).standard_normal((4096, 4096), dtype=np.float32)
-    return 2 * 4096 ** 3 / median_time(lambda: a @ a, repeat) / 1e9
 
 
 def blas_info():

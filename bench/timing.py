@@ -2,6 +2,8 @@
 import statistics
 import time
 
+import numpy as np
+
 
 def median_time(fn, repeat):
     """Median wall time in seconds of ``repeat`` calls of ``fn``, after one warm-up call."""
@@ -12,6 +14,13 @@ def median_time(fn, repeat):
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def peak_gflops(repeat):
+    """The machine's sgemm speed now: GFLOP/s of NumPy's float32 product of two 4096 x 4096 matrices, median of
+    ``repeat``. On a shared machine it tells a slow moment from slow code."""
+    a = np.random.default_rng(0).standard_normal((4096, 4096), dtype=np.float32)
+    return 2 * 4096 ** 3 / median_time(lambda: a @ a, repeat) / 1e9
 
 
 # After a call, each library's worker threads keep spinning on the cores for a while before they sleep (OpenBLAS's

@@ -4,7 +4,8 @@
 
 Trains with SGD + momentum 0.9, weight decay 5e-4, a cosine schedule, random crops and flips (the defaults of
 ``helpers.train.fit``), evaluates on the 10,000 test images after every epoch, and writes
-``bench/results/train_<model>.json``: the command, the machine, the per-epoch curves (train/test loss and
+``bench/results/train_<model>.json``: the command, the machine and its sgemm GFLOP/s before and after (a shared
+machine's speed varies), the per-epoch curves (train/test loss and
 accuracy, learning rate, seconds), the final test accuracy and the wall time. ``--save`` also writes the trained
 weights as a checkpoint that assignment 05's grader reads: the model's weights plus ``mean`` and ``std`` (3,),
 the per-channel statistics the images were normalised with. ``--crop-pad`` sets the crops' padding (4; 2 suits
@@ -32,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from helpers import backend, data as cifar, models, train  # noqa: E402
+from timing import peak_gflops  # noqa: E402
 
 DEFAULT_EPOCHS = {"lenet": 20, "vgg": 30, "resnet8": 30, "resnet20": 30}
 
@@ -58,6 +60,7 @@ def main(argv=None):
     epochs = args.epochs or DEFAULT_EPOCHS.get(args.model, 20)
     out = Path(args.out or ROOT / "bench" / "results" / f"train_{args.model}.json")
 
+    sgemm_before = peak_gflops(3)  # the machine's speed at the start and at the end: a shared one varies
     start = time.perf_counter()
     data = cifar.load_cifar10(args.data)
     widths = tuple(int(w) for w in args.widths.split(",")) if args.widths else None
@@ -72,6 +75,7 @@ def main(argv=None):
     history = train.fit(model, data, epochs=epochs, batch_size=args.batch_size, lr=args.lr, crop_pad=args.crop_pad,
                         seed=args.seed, progress=False, on_epoch=log)
     wall = time.perf_counter() - start
+    sgemm_after = peak_gflops(3)
     if args.save:
         save_checkpoint(model, data, args.save)
     result = {
@@ -80,6 +84,7 @@ def main(argv=None):
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.python_implementation()} "
                    f"{platform.python_version()}",
         "forced_blas_unset": unset_note(),
+        "sgemm_gflops": {"before": round(sgemm_before), "after": round(sgemm_after)},
         "epochs": epochs, "batch_size": args.batch_size, "lr": args.lr, "momentum": 0.9, "weight_decay": 5e-4,
         "schedule": "cosine",
         "augment": (f"random crop (pad {args.crop_pad}) + " if args.crop_pad else "") + "horizontal flip",
@@ -90,7 +95,7 @@ def main(argv=None):
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1))
     print(f"test accuracy {result['final_test_acc']:.4f}; {result['train_seconds']:.0f} s training, "
-          f"{wall:.0f} s in all -> {out}")
+          f"{wall:.0f} s in all (sgemm {sgemm_before:.0f} GFLOP/s before, {sgemm_after:.0f} after) -> {out}")
     return 0
 
 
