@@ -44,5 +44,6 @@ def test_training_times_are_the_measured_ones():
                 f"{100 * run['final_test_acc']:.1f}%") in text
         assert f"{run['epochs']} epochs take about {minutes} minutes on 2 CPU cores" in text
         assert f"epochs=1 if QUICK else {run['epochs']}, batch_size=32 if QUICK else 128" in text
-    assert "crop (pad 2)" in vgg["augment"] and f"lr={resnet['lr']})" in text
+    assert "crop (pad 2)" in vgg["augment"] and f"crop_pad=2, lr={vgg['lr']})" in text
+    assert f"lr={resnet['lr']})" in text
     assert "hours on a CPU" not in text
