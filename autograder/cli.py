@@ -1,6 +1,7 @@
 """The instructor's command line: ``python -m autograder {release,grade,selftest,report,export}``."""
 import argparse
 import os
+import signal
 import sys
 
 from .course import CELL_TIMEOUT, HELPERS, NOTEBOOKS
@@ -23,6 +24,17 @@ def _sandbox_ok(args):
         raise GraderError(f"student kernels cannot be sealed on this machine: {exc}. Or pass --no-sandbox to grade "
                           "work you trust without a sandbox.")
     return True
+
+
+def _stop_like_ctrl_c():
+    """SIGTERM (``kill``, a job scheduler's stop) and SIGHUP (the instructor's terminal closed) stop ``grade`` and
+    ``selftest`` as Ctrl-C does: what was graded is written, and the run is marked incomplete. With their default
+    actions the grader died at once, leaving the finished submissions' feedback and gradebook entries but neither
+    grades.csv nor the run's state (the next run graded them again). A signal the grader was started ignoring stays
+    ignored, as Python does for SIGINT: ``nohup`` keeps a run going when the terminal closes."""
+    for stop in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(stop) == signal.SIG_DFL:
+            signal.signal(stop, signal.default_int_handler)  # raises KeyboardInterrupt, whatever the signal
 
 
 def _settings(args, sandbox):
@@ -91,6 +103,7 @@ def main(argv=None):
     if args.command in ("report", "export"):
         from .instructor import main as instructor_main
         return instructor_main(args)
+    _stop_like_ctrl_c()
     try:
         if args.command == "release":
             for name in release(out=args.out):
@@ -124,6 +137,6 @@ def main(argv=None):
     except GraderError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:  # before grading started (while the workers start), or in selftest
+    except KeyboardInterrupt:  # Ctrl-C (or SIGTERM, SIGHUP) before grading started, or in selftest
         print("interrupted", file=sys.stderr)
         return 130

@@ -28,14 +28,15 @@ WORKER_MODULES = ["distributed", "autograder.run"]  # what a local worker import
 CLOSE_SECONDS = 60  # for the local workers to stop (one still waiting for a kernel is stopped after about 4 s)
 
 
-class LeaveCtrlCToTheGrader(WorkerPlugin):
-    """Makes a local worker ignore SIGINT. Ctrl-C in the instructor's terminal reaches the whole process group:
-    a worker that died of it printed its traceback there, and the cluster's shutdown waited for it (a test run
-    once hung). The grader stops its workers itself."""
-    name = "leave-ctrl-c-to-the-grader"
+class LeaveStopSignalsToTheGrader(WorkerPlugin):
+    """Makes a local worker ignore SIGINT and SIGHUP. Ctrl-C in the instructor's terminal, and the hangup when it
+    closes, reach the whole process group: a worker that died of them printed its traceback there, and the cluster's
+    shutdown waited for it (a test run once hung). The grader stops its workers itself."""
+    name = "leave-stop-signals-to-the-grader"
 
     def setup(self, worker):
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # setup runs in the worker process's main thread
+        for stop in (signal.SIGINT, signal.SIGHUP):
+            signal.signal(stop, signal.SIG_IGN)  # setup runs in the worker process's main thread
 
 
 class Cluster:
@@ -73,7 +74,7 @@ class Cluster:
                                           dashboard_address=":0", silence_logs=logging.ERROR,
                                           preload=[run_task.__module__])
             self.client = Client(self.local)
-            self.client.register_plugin(LeaveCtrlCToTheGrader())  # also for workers started later (restarts)
+            self.client.register_plugin(LeaveStopSignalsToTheGrader())  # also for workers started later (restarts)
         except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread by _ready
             self._error = exc
 
@@ -137,9 +138,19 @@ def start_worker_server():
     A worker spawned afresh imports them itself, 1.3 s of CPU each, beside the instructor's process on the same
     cores; forked, the workers share one import (20 notebooks, --jobs 2: 18.4 -> 17.8 s, 1.2 core-s less) and stop
     in 0.04 s instead of 0.45. The server keeps the environment of its start for the life of this process. A worker
-    that Dask starts again after a crash is spawned, and imports the grader as a Dask preload."""
+    that Dask starts again after a crash is spawned, and imports the grader as a Dask preload.
+
+    The server and multiprocessing's resource tracker, which starts with it, are started ignoring SIGHUP, and so
+    are the workers forked from the server: when the instructor's terminal closes, only the grader's own process
+    acts on it, and stops them. (They died of it, and the tracker relaunched printed tracebacks.)"""
     multiprocessing.get_context("forkserver").set_forkserver_preload(WORKER_MODULES)
-    multiprocessing.forkserver.ensure_running()
+    in_main_thread = threading.current_thread() is threading.main_thread()  # where signal.signal may be called
+    hangup = signal.signal(signal.SIGHUP, signal.SIG_IGN) if in_main_thread else None
+    try:
+        multiprocessing.forkserver.ensure_running()  # an ignored signal stays ignored across fork and exec
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGHUP, hangup)
 
 
 def _outcome(future, task):

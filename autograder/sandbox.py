@@ -167,8 +167,9 @@ def command(argv, *, helpers_dir, helpers_source, inputs, connection_file, work,
     """
     uid, gid = ids or sandbox_ids()
     # SIGINT is how Jupyter interrupts a kernel, sent to its whole process group: the bwrap processes ignore it
-    # (and pass that on), the kernel sets its own handler
-    ignore_interrupt = ["sh", "-c", 'trap "" INT; exec "$@"', "sh"]
+    # (and pass that on), the kernel sets its own handler. SIGHUP (the instructor's terminal closed) is ignored too:
+    # the grader stops its kernels itself, and a kernel dying of it first could be graded as an error
+    ignore_interrupt = ["sh", "-c", 'trap "" INT HUP; exec "$@"', "sh"]
     argv = [CONNECTION_FILE if arg == os.fspath(connection_file) else arg for arg in argv]
     view = _view(helpers_dir, helpers_source, inputs, connection_file, identity_files(work, uid, gid), mpl_cache)
     view = [str(limits.disk_mb * 2**20) if a == "{disk_bytes}" else a for a in view]
