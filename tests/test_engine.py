@@ -240,15 +240,29 @@ def test_schedules():
     assert [step(0), step(50), step(80)] == pytest.approx([0.1, 0.01, 0.001])
 
 
+def _window_offsets(out, x, pad):
+    """For each image, the (top, left, mirrored) of out[i] in x[i] zero-padded by pad; None where it is no window."""
+    padded = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    h, w = x.shape[2:]
+    return [next(((top, left, mirrored) for top in range(2 * pad + 1) for left in range(2 * pad + 1)
+                  for mirrored in (False, True)
+                  if np.array_equal(o, padded[i, :, top:top + h, left:left + w][..., ::-1] if mirrored
+                                    else padded[i, :, top:top + h, left:left + w])), None)
+            for i, o in enumerate(out)]
+
+
 def test_augmentation_crops_and_flips_without_touching_the_input():
     rng = np.random.default_rng(5)
     x = rng.normal(size=(64, 3, 8, 8)).astype(np.float32)
     original = x.copy()
     out = train.augment_batch(x, np.random.default_rng(0), crop_pad=2)
-    assert out.shape == x.shape and np.array_equal(x, original)
-    same = sum(np.array_equal(o, i) for o, i in zip(out, x))
-    flipped_only = sum(np.array_equal(o, i[..., ::-1]) for o, i in zip(out, x))
-    assert 0 < same + flipped_only < 64  # some images unchanged or only flipped, others shifted
+    assert out.shape == x.shape and out.dtype == x.dtype and np.array_equal(x, original)
+    found = _window_offsets(out, x, 2)
+    assert None not in found  # every image is a window of its own padded image, mirrored or not
+    assert len({(top, left) for top, left, _ in found}) > 10  # offsets drawn for each image
+    assert 10 < sum(mirrored for *_, mirrored in found) < 54  # flips decided for each image
+    flips_only = train.augment_batch(x, np.random.default_rng(0), crop_pad=0)
+    assert {offset[:2] for offset in _window_offsets(flips_only, x, 0)} == {(0, 0)}
     np.testing.assert_array_equal(train.augment_batch(x, np.random.default_rng(0), crop_pad=0, flip=False), x)
 
 
