@@ -45,6 +45,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from helpers import kernels as K, models, optim  # noqa: E402
+from machine import blas_info, cpu, describe  # noqa: E402
 from timing import median_time, paired_median_times, peak_gflops  # noqa: E402
 from torch_twins import torch_twin  # noqa: E402
 
@@ -60,19 +61,6 @@ CONVS = [("LeNet conv1 3>6 5x5 @32", 3, 32, 6, 5, 1, 0), ("LeNet conv2 6>16 5x5 
          ("ResNet 16>16 3x3 @32", 16, 32, 16, 3, 1, 1), ("ResNet 32>32 3x3 @16", 32, 16, 32, 3, 1, 1),
          ("ResNet 64>64 3x3 @8", 64, 8, 64, 3, 1, 1), ("ResNet 16>32 3x3 stride 2 @32", 16, 32, 32, 3, 2, 1),
          ("ResNet 16>32 1x1 stride 2 @32 (projection)", 16, 32, 32, 1, 2, 0)]
-
-
-def blas_info():
-    """NumPy's BLAS: library, version, threads and, with threadpoolctl, the kernel OpenBLAS chose."""
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
-        return {"library": blas.get("name"), "version": blas.get("version"),
-                "kernel": "unknown (pip install threadpoolctl to see it)", "threads": None}
-    blas = next(i for i in threadpool_info() if i["user_api"] == "blas")
-    return {"library": blas["internal_api"], "version": blas["version"], "kernel": blas.get("architecture"),
-            "threads": blas["num_threads"]}
 
 
 def naive_conv():
@@ -218,9 +206,7 @@ def targets(r):
 
 
 def machine():
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
-               platform.processor())
-    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+    return {"cpu": cpu()["name"], "processor": cpu(), "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
             "python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__,
             "numpy_blas": blas_info(), "unset_for_this_run": unset_note(),
             "load_average_at_start": os.getloadavg()}
@@ -253,7 +239,7 @@ def main():
 
 def print_tables(r):
     m, blas = r["machine"], r["machine"]["numpy_blas"]
-    print(f"{m['cpu']}, {m['cores']} cores (load average {m['load_average_at_start'][0]:.1f} at the start, "
+    print(f"{describe(m['processor']) if 'processor' in m else m['cpu']}, {m['cores']} cores (load average {m['load_average_at_start'][0]:.1f} at the start, "
           f"{m['load_average_at_end'][0]:.1f} at the end); torch {m['torch']} on {m['torch_threads']} threads; "
           f"NumPy {m['numpy']} with {blas['library']} {blas['version']}, kernel {blas['kernel']}, "
           f"{blas['threads']} threads" + (f" (this run without {m['unset_for_this_run']})"

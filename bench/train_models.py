@@ -4,8 +4,8 @@
 
 Trains with SGD + momentum 0.9, weight decay 5e-4, a cosine schedule, random crops and flips (the defaults of
 ``helpers.train.fit``), evaluates on the 10,000 test images after every epoch, and writes
-``bench/results/train_<model>.json``: the command, the machine and its sgemm GFLOP/s before and after (a shared
-machine's speed varies), the per-epoch curves (train/test loss and
+``bench/results/train_<model>.json``: the command, the machine (processor, BLAS kernel: ``bench/machine.py``) and
+its sgemm GFLOP/s before and after (a shared machine's speed varies), the per-epoch curves (train/test loss and
 accuracy, learning rate, seconds), the final test accuracy and the wall time. ``--save`` also writes the trained
 weights as a checkpoint that assignment 05's grader reads: the model's weights plus ``mean`` and ``std`` (3,),
 the per-channel statistics the images were normalised with. ``--crop-pad`` sets the crops' padding (4; 2 suits
@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from helpers import backend, data as cifar, models, train  # noqa: E402
+from machine import blas_info, cpu, describe  # noqa: E402
 from timing import peak_gflops  # noqa: E402
 
 DEFAULT_EPOCHS = {"lenet": 20, "vgg": 30, "resnet8": 30, "resnet20": 30}
@@ -83,7 +84,7 @@ def main(argv=None):
         "model": model.name, "params": model.num_params(), "device": backend.describe(),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.python_implementation()} "
                    f"{platform.python_version()}",
-        "forced_blas_unset": unset_note(),
+        "processor": cpu(), "numpy_blas": blas_info(), "forced_blas_unset": unset_note(),
         "sgemm_gflops": {"before": round(sgemm_before), "after": round(sgemm_after)},
         "epochs": epochs, "batch_size": args.batch_size, "lr": args.lr, "momentum": 0.9, "weight_decay": 5e-4,
         "schedule": "cosine",
@@ -95,7 +96,8 @@ def main(argv=None):
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1))
     print(f"test accuracy {result['final_test_acc']:.4f}; {result['train_seconds']:.0f} s training, "
-          f"{wall:.0f} s in all (sgemm {sgemm_before:.0f} GFLOP/s before, {sgemm_after:.0f} after) -> {out}")
+          f"{wall:.0f} s in all on {describe(result['processor'])}, BLAS kernel {result['numpy_blas']['kernel']} "
+          f"(sgemm {sgemm_before:.0f} GFLOP/s before, {sgemm_after:.0f} after) -> {out}")
     return 0
 
 
