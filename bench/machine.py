@@ -9,11 +9,11 @@ import platform
 import numpy as np
 
 
-def cpu():
-    """{"name", "family", "model", "avx512"} of the first processor in /proc/cpuinfo (Linux); the name alone
+def cpu(cpuinfo="/proc/cpuinfo"):
+    """{"name", "family", "model", "avx512"} of the first processor in ``cpuinfo`` (Linux); the name alone
     elsewhere."""
     try:
-        with open("/proc/cpuinfo") as f:
+        with open(cpuinfo) as f:
             first = f.read().split("\n\n")[0]
     except OSError:
         return {"name": platform.processor() or platform.machine()}

@@ -387,6 +387,21 @@ def test_command_line_explains_a_bad_data_path(tmp_path):
     assert result.returncode == 2 and "unknown model" in result.stderr
 
 
+def test_benchmarks_name_the_processor_and_its_vector_units(tmp_path):
+    """bench/machine.py reads the first processor's family, model and AVX-512 flag: the virtual machines all say
+    "AMD EPYC", and only these tell a 400-GFLOP/s one from a 190-GFLOP/s one."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    import machine
+
+    cpuinfo = tmp_path / "cpuinfo"
+    processor = "processor\t: {}\nmodel name\t: AMD EPYC\ncpu family\t: 25\nmodel\t\t: {}\nflags\t\t: fpu {}\n"
+    cpuinfo.write_text(processor.format(0, 17, "avx2 avx512f avx512bw") + "\n" + processor.format(1, 1, "avx2"))
+    assert machine.cpu(cpuinfo) == {"name": "AMD EPYC", "family": "25", "model": "17", "avx512": True}
+    cpuinfo.write_text(processor.format(0, 1, "avx2 avx512_bf16_not_f"))
+    assert machine.describe(machine.cpu(cpuinfo)) == "AMD EPYC (family 25, model 1, no AVX-512)"
+    assert machine.cpu(tmp_path / "absent")["name"]
+
+
 @pytest.mark.parametrize("name", ["lenet", "vgg", "resnet8"])
 def test_models_agree_with_their_torch_twins(name):
     """Whole networks, train-mode forward and backward, against PyTorch with the same weights (float32)."""
