@@ -206,7 +206,9 @@ def targets(r):
 
 
 def machine():
-    return {"cpu": cpu()["name"], "processor": cpu(), "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+    processor = cpu()
+    return {"cpu": describe(processor), "processor": processor, "cores": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
             "python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__,
             "numpy_blas": blas_info(), "unset_for_this_run": unset_note(),
             "load_average_at_start": os.getloadavg()}
@@ -239,7 +241,7 @@ def main():
 
 def print_tables(r):
     m, blas = r["machine"], r["machine"]["numpy_blas"]
-    print(f"{describe(m['processor']) if 'processor' in m else m['cpu']}, {m['cores']} cores (load average {m['load_average_at_start'][0]:.1f} at the start, "
+    print(f"{m['cpu']}, {m['cores']} cores (load average {m['load_average_at_start'][0]:.1f} at the start, "
           f"{m['load_average_at_end'][0]:.1f} at the end); torch {m['torch']} on {m['torch_threads']} threads; "
           f"NumPy {m['numpy']} with {blas['library']} {blas['version']}, kernel {blas['kernel']}, "
           f"{blas['threads']} threads" + (f" (this run without {m['unset_for_this_run']})"
