@@ -37,7 +37,10 @@ def numerical(f, a, eps=1e-6):
 CONFIGS = [((2, 3, 7, 5), (4, 3, 3, 2), 1, 0), ((3, 2, 8, 8), (2, 2, 3, 3), 2, 1), ((1, 1, 9, 6), (3, 1, 4, 3), 3, 2),
            ((2, 4, 5, 5), (1, 4, 5, 5), 1, 0), ((2, 2, 6, 7), (3, 2, 1, 1), 2, 0),
            # stride 1 with at least as many input as output channels: dx as a convolution of dout
-           ((2, 3, 6, 7), (2, 3, 3, 2), 1, 1), ((2, 3, 5, 6), (2, 3, 2, 2), 1, 2)]
+           ((2, 3, 6, 7), (2, 3, 3, 2), 1, 1), ((2, 3, 5, 6), (2, 3, 2, 2), 1, 2),
+           # few filters, no padding: one copied column serves 4 or 2 positions (as LeNet-5's first layer), with fewer
+           # input than output channels, with more, and with a non-square input and filter
+           ((2, 3, 8, 8), (5, 3, 5, 5), 1, 0), ((2, 2, 6, 6), (5, 2, 3, 3), 1, 0), ((2, 4, 5, 8), (3, 4, 2, 5), 1, 0)]
 
 
 @pytest.mark.parametrize("x_shape, w_shape, stride, pad", CONFIGS)
@@ -77,6 +80,29 @@ def test_parameter_gradients_alone_are_those_of_the_full_backward(x_shape, w_sha
         assert dw_alone.dtype == dtype and dw_alone.shape == w.shape
         np.testing.assert_array_equal(dw_alone, dw)
         np.testing.assert_array_equal(db_alone, db)
+
+
+@pytest.mark.parametrize("x_shape, w_shape, per_column", [
+    ((2, 3, 8, 8), (5, 3, 5, 5), 4), ((2, 2, 6, 6), (5, 2, 3, 3), 2), ((2, 4, 5, 8), (3, 4, 2, 5), 4),
+    ((2, 3, 7, 5), (4, 3, 3, 2), 1),  # widths 5 and 4: no s divides both
+    ((2, 3, 8, 8), (12, 3, 5, 5), 1)])  # THIN_FILTERS filters: products tall enough already
+def test_few_filters_without_padding_serve_several_positions_per_column(x_shape, w_shape, per_column):
+    """The CONFIGS above reach the several-positions path (its cache holds the input's phases) where it applies."""
+    _, cache = conv_forward(np.ones(x_shape), np.ones(w_shape), np.zeros(w_shape[0]), 1, 0)
+    cached = cache[1]  # (C, s, L) phases, or (C, L) flat
+    assert (cached.shape[1] if cached.ndim == 3 else 1) == per_column
+
+
+def test_lenet_first_layer_in_float32_agrees_with_float64():
+    """LeNet-5's first layer (6 filters of 3x5x5 on 32 x 32, 4 positions per column) at a batch of 8."""
+    rng = np.random.default_rng(4)
+    x, w, b, dout = (rng.normal(size=s) for s in ((8, 3, 32, 32), (6, 3, 5, 5), (6,), (8, 6, 28, 28)))
+    out, cache = conv_forward(x, w, b, 1, 0)
+    out32, cache32 = conv_forward(*(a.astype(np.float32) for a in (x, w, b)), 1, 0)
+    np.testing.assert_allclose(out32, out, rtol=1e-4, atol=1e-4)
+    for grad32, grad in zip(conv_backward(dout.astype(np.float32), cache32), conv_backward(dout, cache)):
+        assert grad32.dtype == np.float32
+        np.testing.assert_allclose(grad32, grad, rtol=1e-4, atol=2e-3)
 
 
 def test_float32_stays_float32():
