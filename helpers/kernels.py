@@ -232,46 +232,50 @@ def _correlate_flat(xp, flat, w_mat, hh, ww, wp):
 
 def _conv_backward_flat(xp, dout, x_shape, flat, w, pad, input_grad):
     """dx (N, C, H, W) (None unless input_grad) and dw (F, C, HH, WW) of a stride-1 convolution, from the flat
-    input it cached."""
+    input it cached (or its phases, _conv_forward_phases)."""
     n, c, h, width = x_shape
     f, _, hh, ww = w.shape
     hp, wp, lead, reach = _flat_grid(h, width, pad, hh, ww)
-    if flat.ndim == 3:  # the phases of a layer with few filters (_conv_forward_phases)
-        dw = _phases_dw(xp, dout, flat, w)
-        if not input_grad:
-            return None, dw
     # dout on the same grid as x (output t's window starts at flat column t), after reach - lead zeros
-    dout_flat = _to_flat(xp, dout, hp, wp, before=reach - lead)
-    grad = dout_flat[:, reach - lead:]  # (F, N*hp*wp)
-    blocks = _blocks(n * hp * wp, c * hh * ww, f)
-    if flat.ndim == 2:
-        # dw transposed: BLAS is faster with the long axis inside
-        dw_t = xp.zeros((c * hh * ww, f), dtype=xp.result_type(flat, dout))
-        buffer = xp.empty((c, hh, ww, blocks[0][1]), dtype=flat.dtype)
-        for start, stop in blocks:
-            cols = buffer[..., :stop - start]
-            xp.copyto(cols, _windows(xp, flat, hh, ww, wp, start, stop))
-            dw_t += cols.reshape(-1, stop - start) @ grad[:, start:stop].T
-        dw = xp.ascontiguousarray(dw_t.T).reshape(w.shape)
-        if not input_grad:
-            return None, dw
+    dout_flat = _to_flat(xp, dout, hp, wp, before=reach - lead) if flat.ndim == 2 or c >= f else None
+    if flat.ndim == 3:
+        dw = _phases_dw(xp, dout, flat, w)
+    else:
+        dw = _flat_dw(xp, dout_flat[:, reach - lead:], flat, w, wp)
+    if not input_grad:
+        return None, dw
     if c >= f:
         # dx at grid position s gathers w[:, :, i, j].T @ dout at s + lead - i*wp - j: dout's window at s, flipped
         flipped = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(c, -1)  # (C, F*HH*WW)
         dx_flat = _correlate_flat(xp, dout_flat, flipped, hh, ww, wp)  # (C, reach - lead + N*hp*wp)
-    else:
-        # the column gradients w_mat.T @ dout of each block, added to the window they came from (laid out as x's
-        # flat input, whose leading zeros are then dropped)
-        dx_flat = xp.zeros((c, reach + n * hp * wp), dtype=xp.result_type(w, dout))
-        w_mat = w.reshape(f, -1)
-        for start, stop in blocks:
-            dcols = (w_mat.T @ grad[:, start:stop]).reshape(c, hh, ww, stop - start)
-            for i in range(hh):
-                for j in range(ww):
-                    dx_flat[:, start + i * wp + j:stop + i * wp + j] += dcols[:, i, j]
-        dx_flat = dx_flat[:, lead:]
-    dx = xp.ascontiguousarray(_unflatten(dx_flat, n, hp, wp, h, width))
-    return dx, dw
+        return xp.ascontiguousarray(_unflatten(dx_flat, n, hp, wp, h, width)), dw
+    per_column = _phase_count(width, dout.shape[3]) if pad == 0 else 1
+    if per_column > 1:
+        return _phases_dx(xp, dout, x_shape, w, per_column), dw
+    # the column gradients w_mat.T @ dout of each block, added to the window they came from (laid out as x's flat
+    # input, whose leading zeros are then dropped)
+    grad = (dout_flat if dout_flat is not None else _to_flat(xp, dout, hp, wp, before=reach - lead))[:, reach - lead:]
+    dx_flat = xp.zeros((c, reach + n * hp * wp), dtype=xp.result_type(w, dout))
+    w_mat = w.reshape(f, -1)
+    for start, stop in _blocks(n * hp * wp, c * hh * ww, f):
+        dcols = (w_mat.T @ grad[:, start:stop]).reshape(c, hh, ww, stop - start)
+        for i in range(hh):
+            for j in range(ww):
+                dx_flat[:, start + i * wp + j:stop + i * wp + j] += dcols[:, i, j]
+    return xp.ascontiguousarray(_unflatten(dx_flat[:, lead:], n, hp, wp, h, width)), dw
+
+
+def _flat_dw(xp, grad, flat, w, wp):
+    """dw (F, C, HH, WW) from dout on the flat grid, grad (F, N*hp*wp), and the flat input (C, L), block by block."""
+    f, c, hh, ww = w.shape
+    blocks = _blocks(grad.shape[1], c * hh * ww, f)
+    dw_t = xp.zeros((c * hh * ww, f), dtype=xp.result_type(flat, grad))  # transposed: BLAS is faster so
+    buffer = xp.empty((c, hh, ww, blocks[0][1]), dtype=flat.dtype)
+    for start, stop in blocks:
+        cols = buffer[..., :stop - start]
+        xp.copyto(cols, _windows(xp, flat, hh, ww, wp, start, stop))
+        dw_t += cols.reshape(-1, stop - start) @ grad[:, start:stop].T
+    return xp.ascontiguousarray(dw_t.T).reshape(w.shape)
 
 
 # Few filters make a thin product (F rows), which OpenBLAS multiplies slowly: 26-38 GFLOP/s for LeNet-5's 6 filters
@@ -286,9 +290,12 @@ PHASES = (4, 2)
 def _positions_per_column(f, width, pad, out_w):
     """s: how many neighbouring positions of a row one copied column serves in a stride-1 convolution with f
     filters (1: one window per column, the flat layout). More than 1 only for fewer than THIN_FILTERS filters and
-    no padding, when s divides the input's and the output's widths."""
-    if f >= THIN_FILTERS or pad:
-        return 1
+    no padding (then _phase_count)."""
+    return 1 if f >= THIN_FILTERS or pad else _phase_count(width, out_w)
+
+
+def _phase_count(width, out_w):
+    """The largest s of PHASES that divides the input's and the output's widths, or 1."""
     return next((s for s in PHASES if width % s == 0 and out_w % s == 0), 1)
 
 
@@ -363,10 +370,7 @@ def _phases_dw(xp, dout, phases, w):
     h, width = out_h + hh - 1, out_w + ww - 1
     row, q = _phase_geometry(width, hh, ww, s)
     positions = n * h * row
-    # dout on the columns' grid, zeros where no output is: grad[(n*H + y)*row + k, r*F + f] = dout[n, f, y, s*k + r]
-    grad = xp.zeros((n, h, row, s, f), dtype=dout.dtype)
-    grad[:, :out_h, :out_w // s] = dout.reshape(n, f, out_h, out_w // s, s).transpose(0, 2, 3, 4, 1)
-    grad = grad.reshape(positions, s * f)
+    grad = _dout_on_phases(xp, dout, h, row, s)
     blocks = _blocks(positions, c * hh * q * s, s * f)
     dspread = xp.zeros((c * hh * q * s, s * f), dtype=xp.result_type(phases, dout))  # the spread filters' gradient
     buffer = xp.empty((c, hh, q, s, blocks[0][1]), dtype=phases.dtype)
@@ -378,6 +382,37 @@ def _phases_dw(xp, dout, phases, w):
     dspread = dspread.reshape(c, hh, q * s, s, f)
     dw = sum(dspread[:, :, r:r + ww, r] for r in range(s))  # (C, HH, WW, F)
     return xp.ascontiguousarray(dw.transpose(3, 0, 1, 2))
+
+
+def _dout_on_phases(xp, dout, h, row, s):
+    """dout (N, F, H', W') on the columns' grid of _conv_forward_phases, zeros where no output is: (N*H*row, s*F),
+    [(n*H + y)*row + k, r*F + f] = dout[n, f, y, s*k + r]."""
+    n, f, out_h, out_w = dout.shape
+    grad = xp.zeros((n, h, row, s, f), dtype=dout.dtype)
+    grad[:, :out_h, :out_w // s] = dout.reshape(n, f, out_h, out_w // s, s).transpose(0, 2, 3, 4, 1)
+    return grad.reshape(n * h * row, s * f)
+
+
+def _phases_dx(xp, dout, x_shape, w, s):
+    """dx (N, C, H, W) of a stride-1 convolution without padding, from dout (N, F, H', W'), with s positions per
+    column: each block's column gradients (the spread filters times dout at their s positions) are added back to
+    the union of the s windows, offset by offset, in the phases of x. For fewer input than output channels: the
+    products are s times deeper and there are HH*q additions of s-row slices instead of HH*WW of single rows."""
+    n, c, h, width = x_shape
+    f, _, hh, ww = w.shape
+    row, q = _phase_geometry(width, hh, ww, s)
+    positions = n * h * row
+    grad = _dout_on_phases(xp, dout, h, row, s)  # (positions, s*F)
+    spread = _spread_filters(xp, w, s, q)  # (C*HH*q*s, s*F)
+    dx_phases = xp.zeros((c, s, positions + (hh - 1) * row + q), dtype=xp.result_type(w, dout))
+    for start, stop in _blocks(positions, spread.shape[0], spread.shape[1]):
+        dcols = (spread @ grad[start:stop].T).reshape(c, hh, q, s, stop - start)
+        for i in range(hh):
+            for k in range(q):
+                dx_phases[:, :, start + i * row + k:stop + i * row + k] += dcols[:, i, k]
+    # dx[n, c, y, s*k + r] = dx_phases[c, r, (n*H + y)*row + k]; the columns past the last image get no gradient
+    grid = dx_phases[:, :, :positions].reshape(c, s, n, h, row).transpose(2, 0, 3, 4, 1)
+    return xp.ascontiguousarray(grid).reshape(n, c, h, width)
 
 
 def _col2im(xp, dout3, w, x_shape, stride, pad, out_h, out_w):
