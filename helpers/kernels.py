@@ -283,15 +283,18 @@ def _flat_dw(xp, grad, flat, w, wp):
 # serve s neighbouring positions of a row instead: it holds the union of their windows (C x HH x (WW + s - 1)
 # numbers instead of s * C*HH*WW) and the filter matrix gets s*F rows, filter f shifted right by 0..s-1 columns.
 # For 5x5 filters and s = 4 that is 8/5 of the multiplications in a 4x taller product (24 x 120: 118-129 GFLOP/s)
-# and 2.5x fewer numbers copied: LeNet-5's first layer, forward 8.5 -> 5.6 ms, measured there.
+# and 2.5x fewer numbers copied: LeNet-5's first layer, forward 8.5 -> 5.2 ms and dw 7.5 -> 4.5, measured there.
+# Its second (16 filters of 6x5x5, s = 2) gains less (forward 2.9 -> 2.75 ms, dw 2.7 -> 2.4); more filters make
+# products tall enough already.
 PHASES = (4, 2)
+PHASE_FILTERS = 16  # at most
 
 
 def _positions_per_column(f, width, pad, out_w):
     """s: how many neighbouring positions of a row one copied column serves in a stride-1 convolution with f
-    filters (1: one window per column, the flat layout). More than 1 only for fewer than THIN_FILTERS filters and
-    no padding (then _phase_count)."""
-    return 1 if f >= THIN_FILTERS or pad else _phase_count(width, out_w)
+    filters (1: one window per column, the flat layout). More than 1 only for at most PHASE_FILTERS filters and no
+    padding (then _phase_count)."""
+    return 1 if f > PHASE_FILTERS or pad else _phase_count(width, out_w)
 
 
 def _phase_count(width, out_w):

@@ -85,7 +85,7 @@ def test_parameter_gradients_alone_are_those_of_the_full_backward(x_shape, w_sha
 @pytest.mark.parametrize("x_shape, w_shape, per_column", [
     ((2, 3, 8, 8), (5, 3, 5, 5), 4), ((2, 2, 6, 6), (5, 2, 3, 3), 2), ((2, 4, 5, 8), (3, 4, 2, 5), 4),
     ((2, 3, 7, 5), (4, 3, 3, 2), 1),  # widths 5 and 4: no s divides both
-    ((2, 3, 8, 8), (12, 3, 5, 5), 1)])  # THIN_FILTERS filters: products tall enough already
+    ((2, 3, 8, 8), (17, 3, 5, 5), 1)])  # more than PHASE_FILTERS filters: products tall enough already
 def test_few_filters_without_padding_serve_several_positions_per_column(x_shape, w_shape, per_column):
     """The CONFIGS above reach the several-positions path (its cache holds the input's phases) where it applies."""
     _, cache = conv_forward(np.ones(x_shape), np.ones(w_shape), np.zeros(w_shape[0]), 1, 0)
