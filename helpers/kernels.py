@@ -236,25 +236,30 @@ def _conv_backward_flat(xp, dout, x_shape, flat, w, pad, input_grad):
     n, c, h, width = x_shape
     f, _, hh, ww = w.shape
     hp, wp, lead, reach = _flat_grid(h, width, pad, hh, ww)
+    # positions per column: the forward pass's when it took phases; for dx, wherever the widths allow
+    per_column = flat.shape[1] if flat.ndim == 3 else _phase_count(width, dout.shape[3]) if pad == 0 else 1
+    dx_by_phases = input_grad and c < f and per_column > 1
+    if flat.ndim == 3 or dx_by_phases:
+        on_phases = _dout_on_phases(xp, dout, h, width // per_column, per_column)  # (N*H*W/s, s*F)
     # dout on the same grid as x (output t's window starts at flat column t), after reach - lead zeros
-    dout_flat = _to_flat(xp, dout, hp, wp, before=reach - lead) if flat.ndim == 2 or c >= f else None
+    if flat.ndim == 2 or (input_grad and not dx_by_phases):
+        dout_flat = _to_flat(xp, dout, hp, wp, before=reach - lead)
     if flat.ndim == 3:
-        dw = _phases_dw(xp, dout, flat, w)
+        dw = _phases_dw(xp, on_phases, flat, w, x_shape)
     else:
         dw = _flat_dw(xp, dout_flat[:, reach - lead:], flat, w, wp)
     if not input_grad:
         return None, dw
+    if dx_by_phases:
+        return _phases_dx(xp, on_phases, x_shape, w, per_column), dw
     if c >= f:
         # dx at grid position s gathers w[:, :, i, j].T @ dout at s + lead - i*wp - j: dout's window at s, flipped
         flipped = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(c, -1)  # (C, F*HH*WW)
         dx_flat = _correlate_flat(xp, dout_flat, flipped, hh, ww, wp)  # (C, reach - lead + N*hp*wp)
         return xp.ascontiguousarray(_unflatten(dx_flat, n, hp, wp, h, width)), dw
-    per_column = _phase_count(width, dout.shape[3]) if pad == 0 else 1
-    if per_column > 1:
-        return _phases_dx(xp, dout, x_shape, w, per_column), dw
     # the column gradients w_mat.T @ dout of each block, added to the window they came from (laid out as x's flat
     # input, whose leading zeros are then dropped)
-    grad = (dout_flat if dout_flat is not None else _to_flat(xp, dout, hp, wp, before=reach - lead))[:, reach - lead:]
+    grad = dout_flat[:, reach - lead:]
     dx_flat = xp.zeros((c, reach + n * hp * wp), dtype=xp.result_type(w, dout))
     w_mat = w.reshape(f, -1)
     for start, stop in _blocks(n * hp * wp, c * hh * ww, f):
@@ -365,17 +370,15 @@ def _conv_forward_phases(xp, x, w, b, s):
     return out, phases
 
 
-def _phases_dw(xp, dout, phases, w):
-    """dw (F, C, HH, WW) of _conv_forward_phases from dout (N, F, H', W') and the phases it cached."""
-    n, f, out_h, out_w = dout.shape
+def _phases_dw(xp, grad, phases, w, x_shape):
+    """dw (F, C, HH, WW) of _conv_forward_phases from dout on its columns' grid (_dout_on_phases) and the phases of
+    x (N, C, H, W) it cached."""
     c, s, _ = phases.shape
-    _, _, hh, ww = w.shape
-    h, width = out_h + hh - 1, out_w + ww - 1
-    row, q = _phase_geometry(width, hh, ww, s)
-    positions = n * h * row
-    grad = _dout_on_phases(xp, dout, h, row, s)
+    f, _, hh, ww = w.shape
+    row, q = _phase_geometry(x_shape[3], hh, ww, s)
+    positions = grad.shape[0]
     blocks = _blocks(positions, c * hh * q * s, s * f)
-    dspread = xp.zeros((c * hh * q * s, s * f), dtype=xp.result_type(phases, dout))  # the spread filters' gradient
+    dspread = xp.zeros((c * hh * q * s, s * f), dtype=xp.result_type(phases, grad))  # the spread filters' gradient
     buffer = xp.empty((c, hh, q, s, blocks[0][1]), dtype=phases.dtype)
     for start, stop in blocks:
         cols = buffer[..., :stop - start]
@@ -396,18 +399,17 @@ def _dout_on_phases(xp, dout, h, row, s):
     return grad.reshape(n * h * row, s * f)
 
 
-def _phases_dx(xp, dout, x_shape, w, s):
-    """dx (N, C, H, W) of a stride-1 convolution without padding, from dout (N, F, H', W'), with s positions per
-    column: each block's column gradients (the spread filters times dout at their s positions) are added back to
-    the union of the s windows, offset by offset, in the phases of x. For fewer input than output channels: the
-    products are s times deeper and there are HH*q additions of s-row slices instead of HH*WW of single rows."""
+def _phases_dx(xp, grad, x_shape, w, s):
+    """dx (N, C, H, W) of a stride-1 convolution without padding, from dout on the columns' grid of s positions
+    (_dout_on_phases): each block's column gradients (the spread filters times dout at their s positions) are added
+    back to the union of the s windows, offset by offset, in the phases of x. For fewer input than output channels:
+    the products are s times deeper and there are HH*q additions of s-row slices instead of HH*WW of single rows."""
     n, c, h, width = x_shape
     f, _, hh, ww = w.shape
     row, q = _phase_geometry(width, hh, ww, s)
     positions = n * h * row
-    grad = _dout_on_phases(xp, dout, h, row, s)  # (positions, s*F)
     spread = _spread_filters(xp, w, s, q)  # (C*HH*q*s, s*F)
-    dx_phases = xp.zeros((c, s, positions + (hh - 1) * row + q), dtype=xp.result_type(w, dout))
+    dx_phases = xp.zeros((c, s, positions + (hh - 1) * row + q), dtype=xp.result_type(w, grad))
     for start, stop in _blocks(positions, spread.shape[0], spread.shape[1]):
         dcols = (spread @ grad[start:stop].T).reshape(c, hh, q, s, stop - start)
         for i in range(hh):
