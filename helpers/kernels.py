@@ -4,7 +4,8 @@
 copy windows into columns with one strided view (im2col without a Python loop over positions) and multiply them
 with the filters; at stride 1 the batch is laid out "flat" (one row per channel) so that the windows of a block
 of consecutive positions are one view, copied and multiplied one cache-sized block at a time instead of all
-at once (never ``np.add.at``). ``max_pool_forward`` / ``max_pool_backward`` and
+at once (never ``np.add.at``); with few filters and no padding (LeNet-5), one copied column serves several
+neighbouring positions, which makes the products taller. ``max_pool_forward`` / ``max_pool_backward`` and
 ``avg_pool_forward`` / ``avg_pool_backward`` (``size``, ``stride``) work offset by offset (one strided slice per
 position inside a region, no copy of the windows); a max-pool region's gradient goes to its first maximum in
 row-major order (as ``argmax``), also when several entries tie. Pooling and batch norm, whose time goes to reading

@@ -1,6 +1,7 @@
-"""The networks students train: LeNet-5, a mini VGG, ResNet-(6n+2) and its plain twin, for 3 x 32 x 32 input.
+"""The networks students train: LeNet-5, a mini VGG, ResNet-(6n+2) and its plain twin, and ResNet-9, for 3 x 32 x 32
+input.
 
-``build("lenet" | "vgg" | "resnet20" | "plain20" | "resnet56" ...)`` makes one by name. Every model is a
+``build("lenet" | "vgg" | "resnet20" | "plain20" | "resnet56" | "resnet9" ...)`` makes one by name. Every model is a
 ``Model``: a ``Sequential`` that also lists its parameters, counts them, prints a layer table, and saves and
 loads its weights (with batch norm's running statistics) as ``.npz``.
 """
@@ -17,7 +18,8 @@ from .layers import (BasicBlock, BatchNorm, Conv2d, Flatten, GlobalAvgPool, Line
 CLASSIFIER_STD = 0.01
 VGG_WIDTHS = (32, 64, 128)    # the mini VGG's three stages
 RESNET_WIDTHS = (16, 32, 64)  # the CIFAR ResNets of He et al.
-NAMES = ("lenet", "lenet-tanh", "vgg", "resnet20", "plain20", "resnetN / plainN with N = 6n + 2")
+RESNET9_WIDTHS = (16, 32, 64, 128)  # ResNet-9 at a quarter of its DAWNBench widths
+NAMES = ("lenet", "lenet-tanh", "vgg", "resnet20", "plain20", "resnetN / plainN with N = 6n + 2", "resnet9")
 
 
 class Model(Sequential):
@@ -153,15 +155,39 @@ def resnet(n=3, widths=RESNET_WIDTHS, plain=False, num_classes=10, seed=0):
     return Model(*layers, name=name if tuple(widths) == RESNET_WIDTHS else name + " " + "-".join(map(str, widths)))
 
 
-def build(name, seed=0, widths=None):
-    """A model by name: "lenet", "lenet-tanh", "vgg", "resnet20", "plain20", or resnetN / plainN, N = 6n + 2.
+def resnet9(widths=RESNET9_WIDTHS, num_classes=10, seed=0):
+    """ResNet-9 (Page, "How to train your ResNet", 2018, the DAWNBench CIFAR-10 net) with the course's blocks:
+    CONV3(w1)-BN-ReLU at 32 x 32; CONV3(w2)-BN-ReLU, POOL2 and a BasicBlock(w2) at 16 x 16; CONV3(w3)-BN-ReLU and
+    POOL2 to 8 x 8; CONV3(w4)-BN-ReLU, POOL2 and a BasicBlock(w4) at 4 x 4; global average pooling; FC.
 
-    ``widths``: the three stages' channel counts of "vgg" and the ResNets (default VGG_WIDTHS, RESNET_WIDTHS).
+    Few convolutions at full resolution, most of its work at 16 x 16 and below: a fast net to train.
+    """
+    rng = np.random.default_rng(seed)
+    w1, w2, w3, w4 = widths
+
+    def conv_bn_relu(in_ch, out_ch):
+        return [Conv2d(in_ch, out_ch, 3, 1, 1, bias=False, rng=rng), BatchNorm(out_ch), ReLU()]
+    layers = (conv_bn_relu(3, w1) + conv_bn_relu(w1, w2) + [MaxPool(2, 2), BasicBlock(w2, w2, 1, rng=rng)]
+              + conv_bn_relu(w2, w3) + [MaxPool(2, 2)]
+              + conv_bn_relu(w3, w4) + [MaxPool(2, 2), BasicBlock(w4, w4, 1, rng=rng)]
+              + [GlobalAvgPool(), Linear(w4, num_classes, std=CLASSIFIER_STD, rng=rng)])
+    return Model(*layers, name="ResNet-9 " + "-".join(map(str, widths)))
+
+
+def build(name, seed=0, widths=None):
+    """A model by name: "lenet", "lenet-tanh", "vgg", "resnet20", "plain20", resnetN / plainN (N = 6n + 2), "resnet9".
+
+    ``widths``: the three stages' channel counts of "vgg" and the ResNets (default VGG_WIDTHS, RESNET_WIDTHS); the
+    four convolutions' of "resnet9" (RESNET9_WIDTHS).
     """
     if name in ("lenet", "lenet-tanh"):
         if widths is not None:
             raise ValueError("LeNet-5 has no widths to choose")
         return lenet5("tanh" if name.endswith("tanh") else "relu", seed=seed)
+    if name == "resnet9":
+        if widths is not None and (len(widths) != 4 or any(int(w) != w or w < 1 for w in widths)):
+            raise ValueError(f"ResNet-9's widths are four positive channel counts; got {widths!r}")
+        return resnet9(widths or RESNET9_WIDTHS, seed=seed)
     if widths is not None and (len(widths) != 3 or any(int(w) != w or w < 1 for w in widths)):
         raise ValueError(f"widths must be three positive channel counts; got {widths!r}")
     if name == "vgg":

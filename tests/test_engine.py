@@ -49,7 +49,7 @@ def gradient_errors(model, x, y, rng, per_param=2, eps=1e-6):
     return errors
 
 
-@pytest.mark.parametrize("name", ["lenet", "lenet-tanh", "vgg", "resnet8", "plain8"])
+@pytest.mark.parametrize("name", ["lenet", "lenet-tanh", "vgg", "resnet8", "plain8", "resnet9"])
 def test_model_gradients_match_numerical_ones(name):
     rng = np.random.default_rng(0)
     model = as_float64(models.build(name, seed=1))
@@ -74,6 +74,12 @@ def test_published_parameter_counts_and_output_shapes():
     wide = models.build("resnet8", widths=(32, 64, 128))
     assert wide.name == "ResNet-8 32-64-128" and wide.num_params() == 308650
     assert models.build("vgg", widths=(8, 16, 32)).name == "mini VGG 8-16-32"
+    # ResNet-9 16-32-64-128: convolutions 3*16*9, 16*32*9, 32*64*9, 64*128*9 with BN (2 per channel); a block at 32
+    # channels (two 32*32*9 + 128) and one at 128 (two 128*128*9 + 512); FC 128*10 + 10
+    resnet9 = models.build("resnet9")
+    assert resnet9.name == "ResNet-9 16-32-64-128" and resnet9.num_params() == 412954
+    rows = resnet9.summary()
+    assert [rows[i][1] for i in (5, 7, 11, 16, 18)] == [(32, 32, 32), (32, 16, 16), (64, 8, 8), (128, 4, 4), (10,)]
 
 
 def test_unknown_model_names_and_activations_are_explained():
@@ -83,6 +89,8 @@ def test_unknown_model_names_and_activations_are_explained():
         models.lenet5("sigmoid")
     with pytest.raises(ValueError, match="three positive channel counts"):
         models.build("resnet8", widths=(16, 32))
+    with pytest.raises(ValueError, match="four positive channel counts"):
+        models.build("resnet9", widths=(16, 32, 64))
     with pytest.raises(ValueError, match="no widths"):
         models.build("lenet", widths=(6, 16, 120))
 
@@ -402,7 +410,7 @@ def test_benchmarks_name_the_processor_and_its_vector_units(tmp_path):
     assert machine.cpu(tmp_path / "absent")["name"]
 
 
-@pytest.mark.parametrize("name", ["lenet", "vgg", "resnet8"])
+@pytest.mark.parametrize("name", ["lenet", "vgg", "resnet8", "resnet9"])
 def test_models_agree_with_their_torch_twins(name):
     """Whole networks, train-mode forward and backward, ours in float32 against PyTorch with the same weights in
     float64. (PyTorch 2.13's own float32 gradients of the mini VGG's first layers are 1e-4 away from its float64
