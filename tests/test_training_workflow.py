@@ -1,5 +1,5 @@
 """Assignment 05 with QUICK = False (on a tiny CIFAR-format copy the test writes itself): LeNet-5 trains first and
-lenet5.npz is written right after it, before the mini VGG and ResNet-8, which only run when switched on."""
+lenet5.npz is written right after it, before the mini VGG and ResNet-9, which only run when switched on."""
 import shutil
 
 import nbformat

@@ -188,7 +188,7 @@ def _initial_loss_cases(rng):
             return None
         kwargs = {"seed": rng.randint(0, 1000)}
         if builder != "build_lenet5":
-            kwargs["widths"] = tuple(sorted(rng.randint(4, 16) for _ in range(3)))
+            kwargs["widths"] = tuple(sorted(rng.randint(4, 16) for _ in range(4 if builder == "build_mini_resnet" else 3)))
         cases.append(Case(f"{builder}: the first loss on 32 random images is within 0.25 of ln 10 (random widths)"
                           if builder != "build_lenet5" else
                           f"{builder}: the first loss on 32 random images is within 0.25 of ln 10", "initial_loss",
@@ -235,15 +235,36 @@ def _block_params(c_in, c_out, stride):
     return params + (c_in * c_out + 2 * c_out if stride != 1 or c_in != c_out else 0)
 
 
-def _resnet_table(widths, strides=(1, 2, 2)):
-    w1 = widths[0]
-    rows = [((w1, 32, 32), 27 * w1), ((w1, 32, 32), 2 * w1), ((w1, 32, 32), 0)]
-    size, c_in = 32, w1
-    for width, stride in zip(widths, strides):
-        size = (size - 1) // stride + 1
-        rows.append(((width, size, size), _block_params(c_in, width, stride)))
-        c_in = width
-    return rows + [((widths[-1],), 0), ((10,), widths[-1] * 10 + 10)]
+def _resnet9_table(widths, block_before_pool=False):
+    """ResNet-9's rows: conv-BN-ReLU (w1), conv-BN-ReLU (w2), pool, block; conv-BN-ReLU (w3), pool; conv-BN-ReLU (w4),
+    pool, block; global average pool, FC. ``block_before_pool``: each block ahead of the pool before it (a mistake)."""
+    rows, shape = [], (3, 32, 32)
+
+    def conv_bn_relu(width):
+        nonlocal shape
+        shape, params = _conv_rows(shape, width, 3, 1, False)
+        rows.extend([(shape, params), (shape, 2 * width), (shape, 0)])
+
+    def pool():
+        nonlocal shape
+        shape = (shape[0], shape[1] // 2, shape[2] // 2)
+        rows.append((shape, 0))
+
+    def pool_and_block():
+        if not block_before_pool:
+            pool()
+        rows.append((shape, _block_params(shape[0], shape[0], 1)))
+        if block_before_pool:
+            pool()
+    w1, w2, w3, w4 = widths
+    conv_bn_relu(w1)
+    conv_bn_relu(w2)
+    pool_and_block()
+    conv_bn_relu(w3)
+    pool()
+    conv_bn_relu(w4)
+    pool_and_block()
+    return rows + [((w4,), 0), ((10,), w4 * 10 + 10)]
 
 
 def _table_judge(expected, builder, variants=()):
@@ -272,7 +293,7 @@ def _table_judge(expected, builder, variants=()):
 def _model_cases(rng):
     lenet = "LeNet-5: the output shape and parameters of each of its 12 layers"
     vgg = "mini VGG: the default widths (32, 64, 128) and 3 random ones, layer by layer"
-    resnet = "ResNet-8: the default widths (16, 32, 64) and 3 random ones, layer by layer"
+    resnet = "ResNet-9: the default widths (16, 32, 64, 128) and 3 random ones, layer by layer"
     cases = [Case(lenet, "model_table", ("build_lenet5", {}), judge=_table_judge(_lenet_table(), "build_lenet5")),
              Case(lenet, "model_table", ("build_lenet5", {"seed": rng.randint(1, 1000)}),
                   judge=_table_judge(_lenet_table(), "build_lenet5"))]
@@ -283,12 +304,12 @@ def _model_cases(rng):
             _vgg_table(widths), "build_mini_vgg",
             [(_vgg_table(widths, bias=True), "a conv followed by batch norm has no bias: bias=False")])))
     for k in range(4):
-        widths = (16, 32, 64) if k == 0 else tuple(rng.randint(2, 12) for _ in range(3))
+        widths = (16, 32, 64, 128) if k == 0 else tuple(rng.randint(2, 12) for _ in range(4))
         kwargs = {} if k == 0 else {"widths": widths}
         cases.append(Case(resnet, "model_table", ("build_mini_resnet", kwargs), judge=_table_judge(
-            _resnet_table(widths), "build_mini_resnet",
-            [(_resnet_table(widths, (1, 1, 1)), "the first block of stages 2 and 3 has stride 2 (it halves the maps)"),
-             (_resnet_table(widths, (2, 2, 2)), "the first stage's block keeps the size: stride 1")])))
+            _resnet9_table(widths), "build_mini_resnet",
+            [(_resnet9_table(widths, block_before_pool=True),
+              "each basic block comes right after its 2x2 pool (it works on the halved maps)")])))
     return cases
 
 

@@ -46,9 +46,9 @@ MISTAKES = [
     # -- exercise 2: the models --------------------------------------------------------------------------------------
     _mistake("vgg_conv_with_bias_before_batchnorm", "build_models", "test_models", "has no bias: bias=False",
              ("Conv2d(in_ch, width, 3, pad=1, bias=False, rng=rng)", "Conv2d(in_ch, width, 3, pad=1, rng=rng)")),
-    _mistake("resnet_blocks_without_stride", "build_models", "test_models", "has stride 2",
-             ("BasicBlock(w1, w2, 2, rng=rng), BasicBlock(w2, w3, 2, rng=rng)",
-              "BasicBlock(w1, w2, 1, rng=rng), BasicBlock(w2, w3, 1, rng=rng)")),
+    _mistake("resnet_blocks_before_their_pools", "build_models", "test_models", "right after",
+             ("[MaxPool(2, 2), BasicBlock(w2, w2, 1, rng=rng)]", "[BasicBlock(w2, w2, 1, rng=rng), MaxPool(2, 2)]"),
+             ("[MaxPool(2, 2), BasicBlock(w4, w4, 1, rng=rng)]", "[BasicBlock(w4, w4, 1, rng=rng), MaxPool(2, 2)]")),
     _mistake("lenet_classifier_initialised_large", "build_models", "test_initial_loss", "small std (std=0.01)",
              ("Linear(84, 10, std=0.01, rng=rng)", "Linear(84, 10, rng=rng)")),
     # -- exercise 3: softmax_loss ------------------------------------------------------------------------------------
