@@ -84,11 +84,12 @@ def conv_forward(x, w, b, stride=1, pad=0):
     out_h, out_w = conv_output_shape(x.shape, w.shape, stride, pad)
     n, _, h, width = x.shape
     f, _, hh, ww = w.shape
-    per_column = _positions_per_column(f, width, pad, out_w) if _flat_layout(stride, pad, hh, ww) else 1
+    flat_layout = _flat_layout(stride, pad, hh, ww)
+    per_column = _positions_per_column(f, width, pad, out_w) if flat_layout else 1
     if per_column > 1:
         out, phases = _conv_forward_phases(xp, x, w, b, per_column)  # phases: (C, s, L), what dw needs
         cache = (x.shape, phases, w, stride, pad)
-    elif _flat_layout(stride, pad, hh, ww):
+    elif flat_layout:
         hp, wp, lead, reach = _flat_grid(h, width, pad, hh, ww)
         flat = _to_flat(xp, x, hp, wp, before=lead, after=reach - lead)  # (C, reach + N*Hp*Wp)
         out_flat = _correlate_flat(xp, flat, w.reshape(f, -1), hh, ww, wp)  # (F, reach + N*Hp*Wp)
@@ -287,9 +288,9 @@ def _flat_dw(xp, grad, flat, w, wp):
 # Few filters make a thin product (F rows), which OpenBLAS multiplies slowly: 26-38 GFLOP/s for LeNet-5's 6 filters
 # of 3x5x5 on 2 cores of an AMD EPYC (Zen 3) whose sgemm peak is 185, whatever the block size. One column can
 # serve s neighbouring positions of a row instead: it holds the union of their windows (C x HH x (WW + s - 1)
-# numbers instead of s * C*HH*WW) and the filter matrix gets s*F rows, filter f shifted right by 0..s-1 columns.
-# For 5x5 filters and s = 4 that is 8/5 of the multiplications in a 4x taller product (24 x 120: 118-129 GFLOP/s)
-# and 2.5x fewer numbers copied: LeNet-5's first layer, forward 8.5 -> 5.2 ms and dw 7.5 -> 4.5, measured there.
+# numbers instead of s * C*HH*WW) and the filter matrix gets s*F columns, filter f shifted right by 0..s-1 columns.
+# For 5x5 filters and s = 4 that is 8/5 of the multiplications in a 4x taller product (positions x 120 by 120 x 24:
+# 74-129 GFLOP/s there, with the machine's speed of the moment) and 2.5x fewer numbers copied: LeNet-5's first layer, forward 8.5 -> 5.2 ms and dw 7.5 -> 4.5, measured there.
 # Its second (16 filters of 6x5x5, s = 2) gains less (forward 2.9 -> 2.75 ms, dw 2.7 -> 2.4); more filters make
 # products tall enough already.
 PHASES = (4, 2)
@@ -320,7 +321,7 @@ def _to_phases(xp, x, s, after):
     return phases
 
 
-def _phase_geometry(width, hh, ww, s):
+def _phase_geometry(width, ww, s):
     """(row, q): an image row in phase columns, and the window's width in steps of s covering the s windows that
     one column serves (WW + s - 1 columns, rounded up)."""
     return width // s, -(-(ww + s - 1) // s)
@@ -352,7 +353,7 @@ def _conv_forward_phases(xp, x, w, b, s):
     n, c, h, width = x.shape
     f, _, hh, ww = w.shape
     out_h, out_w = h - hh + 1, width - ww + 1
-    row, q = _phase_geometry(width, hh, ww, s)
+    row, q = _phase_geometry(width, ww, s)
     positions = n * h * row  # columns: s grid positions each
     phases = _to_phases(xp, x, s, after=(hh - 1) * row + q)
     spread = _spread_filters(xp, w, s, q)
@@ -376,7 +377,7 @@ def _phases_dw(xp, grad, phases, w, x_shape):
     x (N, C, H, W) it cached."""
     c, s, _ = phases.shape
     f, _, hh, ww = w.shape
-    row, q = _phase_geometry(x_shape[3], hh, ww, s)
+    row, q = _phase_geometry(x_shape[3], ww, s)
     positions = grad.shape[0]
     blocks = _blocks(positions, c * hh * q * s, s * f)
     dspread = xp.zeros((c * hh * q * s, s * f), dtype=xp.result_type(phases, grad))  # the spread filters' gradient
@@ -407,7 +408,7 @@ def _phases_dx(xp, grad, x_shape, w, s):
     the products are s times deeper and there are HH*q additions of s-row slices instead of HH*WW of single rows."""
     n, c, h, width = x_shape
     f, _, hh, ww = w.shape
-    row, q = _phase_geometry(width, hh, ww, s)
+    row, q = _phase_geometry(width, ww, s)
     positions = n * h * row
     spread = _spread_filters(xp, w, s, q)  # (C*HH*q*s, s*F)
     dx_phases = xp.zeros((c, s, positions + (hh - 1) * row + q), dtype=xp.result_type(w, grad))

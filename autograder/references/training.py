@@ -188,7 +188,8 @@ def _initial_loss_cases(rng):
             return None
         kwargs = {"seed": rng.randint(0, 1000)}
         if builder != "build_lenet5":
-            kwargs["widths"] = tuple(sorted(rng.randint(4, 16) for _ in range(4 if builder == "build_mini_resnet" else 3)))
+            stages = 4 if builder == "build_mini_resnet" else 3  # ResNet-9 has four widths
+            kwargs["widths"] = tuple(sorted(rng.randint(4, 16) for _ in range(stages)))
         cases.append(Case(f"{builder}: the first loss on 32 random images is within 0.25 of ln 10 (random widths)"
                           if builder != "build_lenet5" else
                           f"{builder}: the first loss on 32 random images is within 0.25 of ln 10", "initial_loss",
