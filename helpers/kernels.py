@@ -461,13 +461,19 @@ def _offset_slices(out_h, out_w, size, stride):
 CACHE_NUMBERS = 2 ** 18
 
 
+def _block_rows(shape):
+    """Examples in one batch block of an array of ``shape``: about CACHE_NUMBERS numbers, at least one, at most
+    the batch."""
+    return min(shape[0], max(1, CACHE_NUMBERS // math.prod(shape[1:])))
+
+
 def _batch_blocks(xp, shape):
-    """Slices of the batch axis covering range(shape[0]), each about CACHE_NUMBERS numbers (at least one example).
-    On the GPU one slice holds the whole batch: it has no such cache to fit, and every block is a kernel launch."""
+    """Slices of the batch axis covering range(shape[0]), each _block_rows(shape) examples (the last may have
+    fewer). On the GPU one slice holds the whole batch: it has no such cache to fit, and every block is a kernel
+    launch."""
     if xp is not np:
         return [slice(None)]
-    per_example = math.prod(shape[1:])
-    size = max(1, CACHE_NUMBERS // per_example)
+    size = _block_rows(shape)
     return [slice(start, start + size) for start in range(0, shape[0], size)]
 
 
@@ -599,12 +605,30 @@ def _bn_shape(x):
     raise ValueError(f"batch norm takes x of shape (N, C, H, W) or (N, D); got {x.shape}")
 
 
+def _per_channel_block(xp, values, like):
+    """values (C,), one per channel of ``like`` (N, C, H, W) or feature of ``like`` (N, D), laid out to operate
+    with any batch block of ``like``: ``_per_channel_block(...)[:len(block)]``.
+
+    On the CPU a contiguous array of a whole block's shape, (_block_rows, C, H, W) or (_block_rows, D): NumPy runs
+    an operation between arrays of the same shape as one long loop, but an operation with a broadcast
+    (1, C, 1, 1) array as one loop per example and channel, only H*W long. Measured here (medians of 201):
+    adding to an (8, 32, 32, 32) block takes 38 us against 66, to a (32, 128, 8, 8) one 20 against 55. On the
+    GPU values reshaped to broadcast, (1, C, 1, 1) or (1, D), over the single block.
+    """
+    spread = values.reshape(_bn_shape(like)).astype(like.dtype, copy=False)
+    if xp is not np:
+        return spread
+    return np.broadcast_to(spread, (_block_rows(like.shape),) + like.shape[1:]).copy()
+
+
 def _per_channel_sum(xp, a):
     """a summed over every axis but axis 1 (the channel's or feature's), (C,): as a.sum(axis=(0, 2, 3)) for
-    (N, C, H, W), with the same accuracy, in a third of its time (NumPy's sum over axes 0 and 2 together takes
-    several passes)."""
+    (N, C, H, W), with the same accuracy. Each (example, channel) row is summed by a matrix-vector product with
+    ones, which BLAS runs on every core: measured here on (128, 32, 32, 32) in float32, 0.34-0.38 ms against 1.3
+    for einsum("ncp->c") and 1.8 for NumPy's sum over axes 0, 2 and 3 (several passes)."""
     n, c = a.shape[:2]
-    return xp.einsum("ncp->c", a.reshape(n, c, -1))
+    rows = a.reshape(n * c, -1)
+    return (rows @ xp.ones(rows.shape[1], dtype=a.dtype)).reshape(n, c).sum(axis=0)
 
 
 def _per_channel_dot(xp, a, b):
@@ -631,7 +655,7 @@ def batchnorm_forward(x, gamma, beta, bn_param):
     mode = bn_param.get("mode", "train")
     if mode not in ("train", "test"):
         raise ValueError(f'bn_param["mode"] must be "train" or "test"; got {mode!r}')
-    shape = _bn_shape(x)
+    _bn_shape(x)  # raises for other shapes
     eps, momentum = bn_param.get("eps", 1e-5), bn_param.get("momentum", 0.9)
     channels = x.shape[1]
     running_mean = bn_param.setdefault("running_mean", xp.zeros(channels, dtype=x.dtype))
@@ -641,42 +665,36 @@ def batchnorm_forward(x, gamma, beta, bn_param):
         # kernel does): one pass over x, and the cache keeps x itself
         inv_std = (1 / xp.sqrt(running_var + eps)).astype(x.dtype, copy=False)
         scale = gamma * inv_std
-        out = _scale_and_shift(xp, x, scale, beta - running_mean * scale, shape)
-        return out, (x, running_mean, gamma, inv_std, shape, mode)
+        out = _scale_and_shift(xp, x, scale, beta - running_mean * scale)
+        return out, (x, running_mean, gamma, inv_std, mode)
     m = x.size // channels
     mean = _per_channel_sum(xp, x) / m
     # centred = x - mean and the sum of its squares in one pass, block by block while the block is in cache
-    centred, squares, batch_mean = xp.empty_like(x), 0, mean.reshape(shape).astype(x.dtype, copy=False)
+    centred, squares, batch_mean = xp.empty_like(x), 0, _per_channel_block(xp, mean, x)
     for block in _batch_blocks(xp, x.shape):
-        part = xp.subtract(x[block], batch_mean, out=centred[block])
+        part = x[block]
+        part = xp.subtract(part, batch_mean[:len(part)], out=centred[block])
         squares = squares + _per_channel_dot(xp, part, part)
     var = squares / m  # biased: divide by m
     bn_param["running_mean"] = momentum * running_mean + (1 - momentum) * mean
     bn_param["running_var"] = momentum * running_var + (1 - momentum) * var
     inv_std = (1 / xp.sqrt(var + eps)).astype(x.dtype, copy=False)
     # out = gamma * x_hat + beta with x_hat = centred * inv_std, which is never stored: the cache keeps centred
-    out = _scale_and_shift(xp, centred, gamma * inv_std, beta, shape)
-    return out, (centred, None, gamma, inv_std, shape, mode)
+    out = _scale_and_shift(xp, centred, gamma * inv_std, beta)
+    return out, (centred, None, gamma, inv_std, mode)
 
 
-def _scale_and_shift(xp, a, scale, shift, shape):
-    """a * scale + shift per channel (scale, shift: (C,)), in a's dtype, one block of the batch at a time."""
-    scale = scale.reshape(shape).astype(a.dtype, copy=False)
-    shift = shift.reshape(shape).astype(a.dtype, copy=False)
+def _scale_and_shift(xp, a, scale, shift=None):
+    """a * scale (+ shift) per channel (scale, shift: (C,)), in a's dtype, one block of the batch at a time."""
+    scale = _per_channel_block(xp, scale, a)
+    shift = None if shift is None else _per_channel_block(xp, shift, a)
     out = xp.empty_like(a)
     for block in _batch_blocks(xp, a.shape):
-        xp.multiply(a[block], scale, out=out[block])
-        out[block] += shift
+        part = out[block]
+        xp.multiply(a[block], scale[:len(part)], out=part)
+        if shift is not None:
+            part += shift[:len(part)]
     return out
-
-
-def _sum_and_dot(xp, dout, values):
-    """(sum of dout, sum of dout * values) per channel, (C,) each: one pass over both, block by block."""
-    total = dot = 0
-    for block in _batch_blocks(xp, dout.shape):
-        total = total + _per_channel_sum(xp, dout[block])
-        dot = dot + _per_channel_dot(xp, dout[block], values[block])
-    return total, dot
 
 
 def batchnorm_backward(dout, cache):
@@ -684,25 +702,26 @@ def batchnorm_backward(dout, cache):
 
     In train mode dx accounts for the batch mean and variance depending on x; in test mode they are constants.
     """
-    values, mean, gamma, inv_std, shape, mode = cache
+    values, mean, gamma, inv_std, mode = cache
     xp = array_module(dout)
-    dbeta, dot = _sum_and_dot(xp, dout, values)
-    scale = (gamma * inv_std).reshape(shape).astype(dout.dtype, copy=False)
+    dbeta, dot = _per_channel_sum(xp, dout), _per_channel_dot(xp, dout, values)
     if mode == "test":  # values is x: sum(dout * x_hat) = (sum(dout * x) - mean * sum(dout)) * inv_std
         dgamma = (dot - mean * dbeta) * inv_std
-        return dout * scale, dgamma.astype(dout.dtype, copy=False), dbeta
+        return _scale_and_shift(xp, dout, gamma * inv_std), dgamma.astype(dout.dtype, copy=False), dbeta
     centred = values
     dgamma = dot * inv_std  # sum of dout * x_hat, x_hat = centred * inv_std
     m = dout.size // dout.shape[1]
     # dx = scale * (dout - mean(dout) - x_hat * mean(dout * x_hat)), one block of the batch at a time
-    k_centred = (dgamma * inv_std / m).reshape(shape).astype(dout.dtype, copy=False)
-    k_mean = (dbeta / m).reshape(shape).astype(dout.dtype, copy=False)
+    k_centred, k_mean, scale = (_per_channel_block(xp, v, dout) for v in (dgamma * inv_std / m, dbeta / m,
+                                                                          gamma * inv_std))
     dx = xp.empty_like(dout)
     for block in _batch_blocks(xp, dout.shape):
-        part = xp.multiply(centred[block], k_centred, out=dx[block])
-        part += k_mean
+        part = dx[block]
+        rows = len(part)
+        xp.multiply(centred[block], k_centred[:rows], out=part)
+        part += k_mean[:rows]
         xp.subtract(dout[block], part, out=part)
-        part *= scale
+        part *= scale[:rows]
     return dx, dgamma, dbeta
 
 
