@@ -203,6 +203,13 @@ def _blocks(positions, rows, filters):
     return [(start, min(start + size, positions)) for start in range(0, positions, size)]
 
 
+def _image_blocks(n, per_image, rows, filters):
+    """(first, stop) of consecutive ranges of whole images covering range(n), each about as many positions as a
+    block of _blocks (at least one image): for a layout with per_image positions an image."""
+    images = max(1, _blocks(n * per_image, rows, filters)[0][1] // per_image)
+    return [(first, min(first + images, n)) for first in range(0, n, images)]
+
+
 def _windows(xp, flat, hh, ww, wp, start, stop):
     """The windows at flat positions start..stop-1 as a view (C, HH, WW, stop - start) of flat (C, L):
     [c, i, j, t] is flat[c, start + t + i*wp + j]."""
@@ -241,18 +248,18 @@ def _conv_backward_flat(xp, dout, x_shape, flat, w, pad, input_grad):
     # positions per column: the forward pass's when it took phases; for dx, wherever the widths allow
     per_column = flat.shape[1] if flat.ndim == 3 else _phase_count(width, dout.shape[3]) if pad == 0 else 1
     dx_by_phases = input_grad and c < f and per_column > 1
-    if flat.ndim == 3 or dx_by_phases:
-        on_phases = _dout_on_phases(xp, dout, h, width // per_column, per_column)  # (N*H*W/s, s*F)
     # dout on the same grid as x (output t's window starts at flat column t), after reach - lead zeros
     if flat.ndim == 2 or (input_grad and not dx_by_phases):
         dout_flat = _to_flat(xp, dout, hp, wp, before=reach - lead)
     if flat.ndim == 3:
-        dw = _phases_dw(xp, on_phases, flat, w, x_shape)
+        dw = _phases_dw(xp, _dout_on_phases(xp, dout, dout.shape[2], width // per_column, per_column), flat, w,
+                        x_shape)  # on the forward pass's columns: output rows only
     else:
         dw = _flat_dw(xp, dout_flat[:, reach - lead:], flat, w, wp)
     if not input_grad:
         return None, dw
     if dx_by_phases:
+        on_phases = _dout_on_phases(xp, dout, h, width // per_column, per_column)  # every row: adds stay contiguous
         return _phases_dx(xp, on_phases, x_shape, w, per_column), dw
     if c >= f:
         # dx at grid position s gathers w[:, :, i, j].T @ dout at s + lead - i*wp - j: dout's window at s, flipped
@@ -327,14 +334,22 @@ def _phase_geometry(width, ww, s):
     return width // s, -(-(ww + s - 1) // s)
 
 
-def _phase_windows(xp, phases, hh, q, row, start, stop):
-    """The columns of phase positions start..stop-1 as a view (C, HH, q, s, stop - start) of phases (C, s, L):
-    [c, i, k, r, u] is flat column s*(start + u) + i*W + s*k + r, row i and column s*k + r of the windows of the
-    s positions s*(start + u) + 0..s-1."""
+def _phase_columns(xp, buffer, phases, hh, q, row, h, first, stop):
+    """The columns of images first..stop-1, copied into the start of buffer (1-D): (C*HH*q*s, (stop - first)*P)
+    with P = (H - HH + 1) * row, the positions of an image's output rows (its last HH - 1 rows have no output).
+
+    Column (m, y, k) of image first + m serves the s positions t = ((first + m)*H + y)*row + k of the phases'
+    grid, flat columns s*t + 0..s-1: its row (c, i, k', r) is flat column s*t + i*W + s*k' + r, phase column
+    t + i*row + k' of phase r. The images' positions are P consecutive columns each, H*row apart: one strided view.
+    """
     c, s, _ = phases.shape
+    per_image = (h - hh + 1) * row
+    shape = (c, hh, q, s, stop - first, per_image)
+    cols = buffer[:math.prod(shape)].reshape(shape)
     s_c, s_r, s_m = phases.strides
-    return xp.lib.stride_tricks.as_strided(phases[:, :, start:], shape=(c, hh, q, s, stop - start),
-                                           strides=(s_c, s_m * row, s_m, s_r, s_m))
+    xp.copyto(cols, xp.lib.stride_tricks.as_strided(phases[:, :, first * h * row:], shape=shape,
+                                                    strides=(s_c, s_m * row, s_m, s_r, s_m * h * row, s_m)))
+    return cols.reshape(-1, (stop - first) * per_image)
 
 
 def _spread_filters(xp, w, s, q):
@@ -354,19 +369,18 @@ def _conv_forward_phases(xp, x, w, b, s):
     f, _, hh, ww = w.shape
     out_h, out_w = h - hh + 1, width - ww + 1
     row, q = _phase_geometry(width, ww, s)
-    positions = n * h * row  # columns: s grid positions each
-    phases = _to_phases(xp, x, s, after=(hh - 1) * row + q)
+    per_image = out_h * row  # columns of an image: s grid positions each, in its output rows only
+    phases = _to_phases(xp, x, s, after=q - 1)  # what the last image's windows reach past its end
     spread = _spread_filters(xp, w, s, q)
     # positions first: OpenBLAS multiplies this orientation faster, and the outputs of a row end up side by side
-    out_t = xp.empty((positions, s * f), dtype=xp.result_type(x, w))
-    blocks = _blocks(positions, spread.shape[0], spread.shape[1])
-    buffer = xp.empty((c, hh, q, s, blocks[0][1]), dtype=x.dtype)
-    for start, stop in blocks:
-        cols = buffer[..., :stop - start]
-        xp.copyto(cols, _phase_windows(xp, phases, hh, q, row, start, stop))
-        xp.matmul(cols.reshape(-1, stop - start).T, spread, out=out_t[start:stop])
-    # out[n, f, y, s*k + r] = out_t[(n*H + y)*row + k, r*F + f]; positions past the output's edges are dropped
-    grid = out_t.reshape(n, h, row, s, f)[:, :out_h, :out_w // s].transpose(0, 4, 1, 2, 3)
+    out_t = xp.empty((n * per_image, s * f), dtype=xp.result_type(x, w))
+    blocks = _image_blocks(n, per_image, spread.shape[0], spread.shape[1])
+    buffer = xp.empty(spread.shape[0] * blocks[0][1] * per_image, dtype=x.dtype)
+    for first, stop in blocks:
+        cols = _phase_columns(xp, buffer, phases, hh, q, row, h, first, stop)
+        xp.matmul(cols.T, spread, out=out_t[first * per_image:stop * per_image])
+    # out[n, f, y, s*k + r] = out_t[(n*H' + y)*row + k, r*F + f]; positions past a row's output are dropped
+    grid = out_t.reshape(n, out_h, row, s, f)[:, :, :out_w // s].transpose(0, 4, 1, 2, 3)
     out = xp.empty((n, f, out_h, out_w), dtype=out_t.dtype)
     xp.add(grid, b.reshape(1, -1, 1, 1, 1), out=out.reshape(n, f, out_h, out_w // s, s))
     return out, phases
@@ -376,36 +390,40 @@ def _phases_dw(xp, grad, phases, w, x_shape):
     """dw (F, C, HH, WW) of _conv_forward_phases from dout on its columns' grid (_dout_on_phases) and the phases of
     x (N, C, H, W) it cached."""
     c, s, _ = phases.shape
+    n, _, h, width = x_shape
     f, _, hh, ww = w.shape
-    row, q = _phase_geometry(x_shape[3], ww, s)
-    positions = grad.shape[0]
-    blocks = _blocks(positions, c * hh * q * s, s * f)
+    row, q = _phase_geometry(width, ww, s)
+    per_image = (h - hh + 1) * row
+    blocks = _image_blocks(n, per_image, c * hh * q * s, s * f)
     dspread = xp.zeros((c * hh * q * s, s * f), dtype=xp.result_type(phases, grad))  # the spread filters' gradient
-    buffer = xp.empty((c, hh, q, s, blocks[0][1]), dtype=phases.dtype)
-    for start, stop in blocks:
-        cols = buffer[..., :stop - start]
-        xp.copyto(cols, _phase_windows(xp, phases, hh, q, row, start, stop))
-        dspread += cols.reshape(-1, stop - start) @ grad[start:stop]
+    buffer = xp.empty(c * hh * q * s * blocks[0][1] * per_image, dtype=phases.dtype)
+    for first, stop in blocks:
+        cols = _phase_columns(xp, buffer, phases, hh, q, row, h, first, stop)
+        dspread += cols @ grad[first * per_image:stop * per_image]
     # filter f's column j gathers from every shifted copy r: dspread row (c, i, j + r), column r*F + f
     dspread = dspread.reshape(c, hh, q * s, s, f)
     dw = sum(dspread[:, :, r:r + ww, r] for r in range(s))  # (C, HH, WW, F)
     return xp.ascontiguousarray(dw.transpose(3, 0, 1, 2))
 
 
-def _dout_on_phases(xp, dout, h, row, s):
-    """dout (N, F, H', W') on the columns' grid of _conv_forward_phases, zeros where no output is: (N*H*row, s*F),
-    [(n*H + y)*row + k, r*F + f] = dout[n, f, y, s*k + r]."""
+def _dout_on_phases(xp, dout, rows, row, s):
+    """dout (N, F, H', W') on a grid of rows >= H' rows of row columns an image, zeros where no output is:
+    (N*rows*row, s*F), [(n*rows + y)*row + k, r*F + f] = dout[n, f, y, s*k + r]. With rows = H' these are the
+    columns of _conv_forward_phases; with rows = H, every position of x's phases (what _phases_dx adds back)."""
     n, f, out_h, out_w = dout.shape
-    grad = xp.zeros((n, h, row, s, f), dtype=dout.dtype)
+    grad = xp.zeros((n, rows, row, s, f), dtype=dout.dtype)
     grad[:, :out_h, :out_w // s] = dout.reshape(n, f, out_h, out_w // s, s).transpose(0, 2, 3, 4, 1)
-    return grad.reshape(n * h * row, s * f)
+    return grad.reshape(n * rows * row, s * f)
 
 
 def _phases_dx(xp, grad, x_shape, w, s):
-    """dx (N, C, H, W) of a stride-1 convolution without padding, from dout on the columns' grid of s positions
-    (_dout_on_phases): each block's column gradients (the spread filters times dout at their s positions) are added
-    back to the union of the s windows, offset by offset, in the phases of x. For fewer input than output channels:
-    the products are s times deeper and there are HH*q additions of s-row slices instead of HH*WW of single rows."""
+    """dx (N, C, H, W) of a stride-1 convolution without padding, from dout on every position of x's phases, s
+    grid positions each (_dout_on_phases with rows = H): each block's column gradients (the spread filters times
+    dout at their s positions) are added back to the union of the s windows, offset by offset, in the phases of x.
+    For fewer input than output channels: the products are s times deeper and there are HH*q additions of s-row
+    slices instead of HH*WW of single rows. (Every row, unlike the forward pass: the additions then run over
+    contiguous columns. Skipping the rows without output made them strided, and LeNet-5's first layer's backward
+    pass 23 % slower, measured.)"""
     n, c, h, width = x_shape
     f, _, hh, ww = w.shape
     row, q = _phase_geometry(width, ww, s)
