@@ -36,7 +36,7 @@ from helpers import backend, data as cifar, models, train  # noqa: E402
 from machine import blas_info, cpu, describe  # noqa: E402
 from timing import peak_gflops  # noqa: E402
 
-DEFAULT_EPOCHS = {"lenet": 20, "vgg": 30, "resnet8": 30, "resnet20": 30}
+DEFAULT_EPOCHS = {"lenet": 20, "vgg": 30, "resnet8": 30, "resnet9": 15, "resnet20": 30}
 
 
 def save_checkpoint(model, data, path):
@@ -47,10 +47,10 @@ def save_checkpoint(model, data, path):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="lenet",
-                        help="lenet, vgg, resnet8 (assignment 05's three) or any helpers.models.build name")
+                        help="lenet, vgg, resnet9 (assignment 05's three) or any helpers.models.build name")
     parser.add_argument("--epochs", type=int, help=f"default per model: {DEFAULT_EPOCHS}")
     parser.add_argument("--data", help="CIFAR-10 tarball or folder (default: CIFAR10_PATH)")
-    parser.add_argument("--widths", help="the three stages' channels of vgg or a ResNet, e.g. 32,64,128")
+    parser.add_argument("--widths", help="channels: vgg's or a CIFAR ResNet's three stages, e.g. 32,64,128; resnet9's four")
     parser.add_argument("--lr", type=float, default=0.05)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--crop-pad", type=int, default=4, help="random crops' padding; 0: flips only")
