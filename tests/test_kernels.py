@@ -134,7 +134,8 @@ def loop_pool(x, size, stride, reduce):
     return out
 
 
-POOLS = [((2, 3, 4, 4), 2, 2), ((1, 2, 7, 5), 3, 2), ((2, 1, 6, 9), 2, 3), ((1, 1, 5, 5), 5, 1)]
+POOLS = [((2, 3, 4, 4), 2, 2), ((1, 2, 7, 5), 3, 2), ((2, 1, 6, 9), 2, 3), ((1, 1, 5, 5), 5, 1),
+         ((2, 2, 5, 7), 2, 2)]  # the last: regions that leave a row and a column of x out
 
 
 @pytest.mark.parametrize("x_shape, size, stride", POOLS)
