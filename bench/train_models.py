@@ -50,7 +50,8 @@ def main(argv=None):
                         help="lenet, vgg, resnet9 (assignment 05's three) or any helpers.models.build name")
     parser.add_argument("--epochs", type=int, help=f"default per model: {DEFAULT_EPOCHS}")
     parser.add_argument("--data", help="CIFAR-10 tarball or folder (default: CIFAR10_PATH)")
-    parser.add_argument("--widths", help="channels: vgg's or a CIFAR ResNet's three stages, e.g. 32,64,128; resnet9's four")
+    parser.add_argument("--widths",
+                        help="channels: vgg's or a CIFAR ResNet's three stages, e.g. 32,64,128; resnet9's four")
     parser.add_argument("--lr", type=float, default=0.05)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--crop-pad", type=int, default=4, help="random crops' padding; 0: flips only")
