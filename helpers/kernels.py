@@ -248,18 +248,21 @@ def _conv_backward_flat(xp, dout, x_shape, flat, w, pad, input_grad):
     # positions per column: the forward pass's when it took phases; for dx, wherever the widths allow
     per_column = flat.shape[1] if flat.ndim == 3 else _phase_count(width, dout.shape[3]) if pad == 0 else 1
     dx_by_phases = input_grad and c < f and per_column > 1
+    if flat.ndim == 3 or dx_by_phases:
+        # dout on the phases' grid, once for dw and dx: every row of x when dx needs it (its additions then run over
+        # contiguous columns), the output rows alone when only dw does (the forward pass's columns)
+        rows = h if dx_by_phases else dout.shape[2]
+        on_phases = _dout_on_phases(xp, dout, rows, width // per_column, per_column)  # (N, rows, W/s, s*F)
     # dout on the same grid as x (output t's window starts at flat column t), after reach - lead zeros
     if flat.ndim == 2 or (input_grad and not dx_by_phases):
         dout_flat = _to_flat(xp, dout, hp, wp, before=reach - lead)
     if flat.ndim == 3:
-        dw = _phases_dw(xp, _dout_on_phases(xp, dout, dout.shape[2], width // per_column, per_column), flat, w,
-                        x_shape)  # on the forward pass's columns: output rows only
+        dw = _phases_dw(xp, on_phases, flat, w, x_shape)
     else:
         dw = _flat_dw(xp, dout_flat[:, reach - lead:], flat, w, wp)
     if not input_grad:
         return None, dw
     if dx_by_phases:
-        on_phases = _dout_on_phases(xp, dout, h, width // per_column, per_column)  # every row: adds stay contiguous
         return _phases_dx(xp, on_phases, x_shape, w, per_column), dw
     if c >= f:
         # dx at grid position s gathers w[:, :, i, j].T @ dout at s + lead - i*wp - j: dout's window at s, flipped
@@ -388,19 +391,19 @@ def _conv_forward_phases(xp, x, w, b, s):
 
 
 def _phases_dw(xp, grad, phases, w, x_shape):
-    """dw (F, C, HH, WW) of _conv_forward_phases from dout on its columns' grid (_dout_on_phases) and the phases of
-    x (N, C, H, W) it cached."""
+    """dw (F, C, HH, WW) of _conv_forward_phases from dout on the phases' grid, grad (N, rows, W/s, s*F) with rows
+    >= H' (_dout_on_phases), and the phases of x (N, C, H, W) it cached. Only the output rows of grad are read."""
     c, s, _ = phases.shape
     n, _, h, width = x_shape
     f, _, hh, ww = w.shape
     row, q = _phase_geometry(width, ww, s)
-    per_image = (h - hh + 1) * row
-    blocks = _image_blocks(n, per_image, c * hh * q * s, s * f)
+    out_h = h - hh + 1
+    blocks = _image_blocks(n, out_h * row, c * hh * q * s, s * f)
     dspread = xp.zeros((c * hh * q * s, s * f), dtype=xp.result_type(phases, grad))  # the spread filters' gradient
-    buffer = xp.empty(c * hh * q * s * blocks[0][1] * per_image, dtype=phases.dtype)
+    buffer = xp.empty(c * hh * q * s * blocks[0][1] * out_h * row, dtype=phases.dtype)
     for first, stop in blocks:
         cols = _phase_columns(xp, buffer, phases, hh, q, row, h, first, stop)
-        dspread += cols @ grad[first * per_image:stop * per_image]
+        dspread += cols @ grad[first:stop, :out_h].reshape(-1, s * f)  # a view when grad has no other rows
     # filter f's column j gathers from every shifted copy r: dspread row (c, i, j + r), column r*F + f
     dspread = dspread.reshape(c, hh, q * s, s, f)
     dw = sum(dspread[:, :, r:r + ww, r] for r in range(s))  # (C, HH, WW, F)
@@ -409,26 +412,27 @@ def _phases_dw(xp, grad, phases, w, x_shape):
 
 def _dout_on_phases(xp, dout, rows, row, s):
     """dout (N, F, H', W') on a grid of rows >= H' rows of row columns an image, zeros where no output is:
-    (N*rows*row, s*F), [(n*rows + y)*row + k, r*F + f] = dout[n, f, y, s*k + r]. With rows = H' these are the
-    columns of _conv_forward_phases; with rows = H, every position of x's phases (what _phases_dx adds back)."""
+    (N, rows, row, s*F), [n, y, k, r*F + f] = dout[n, f, y, s*k + r]. With rows = H' these are the columns of
+    _conv_forward_phases; with rows = H, every position of x's phases (what _phases_dx adds back)."""
     n, f, out_h, out_w = dout.shape
     grad = xp.zeros((n, rows, row, s, f), dtype=dout.dtype)
     grad[:, :out_h, :out_w // s] = dout.reshape(n, f, out_h, out_w // s, s).transpose(0, 2, 3, 4, 1)
-    return grad.reshape(n * rows * row, s * f)
+    return grad.reshape(n, rows, row, s * f)
 
 
 def _phases_dx(xp, grad, x_shape, w, s):
     """dx (N, C, H, W) of a stride-1 convolution without padding, from dout on every position of x's phases, s
-    grid positions each (_dout_on_phases with rows = H): each block's column gradients (the spread filters times
-    dout at their s positions) are added back to the union of the s windows, offset by offset, in the phases of x.
-    For fewer input than output channels: the products are s times deeper and there are HH*q additions of s-row
-    slices instead of HH*WW of single rows. (Every row, unlike the forward pass: the additions then run over
-    contiguous columns. Skipping the rows without output made them strided, and LeNet-5's first layer's backward
-    pass 23 % slower, measured.)"""
+    grid positions each: grad (N, H, W/s, s*F) (_dout_on_phases with rows = H). Each block's column gradients (the
+    spread filters times dout at their s positions) are added back to the union of the s windows, offset by
+    offset, in the phases of x. For fewer input than output channels: the products are s times deeper and there
+    are HH*q additions of s-row slices instead of HH*WW of single rows. (Every row, unlike the forward pass: the
+    additions then run over contiguous columns. Skipping the rows without output made them strided, and LeNet-5's
+    first layer's backward pass 23 % slower, measured.)"""
     n, c, h, width = x_shape
     f, _, hh, ww = w.shape
     row, q = _phase_geometry(width, ww, s)
     positions = n * h * row
+    grad = grad.reshape(positions, -1)
     spread = _spread_filters(xp, w, s, q)  # (C*HH*q*s, s*F)
     dx_phases = xp.zeros((c, s, positions + (hh - 1) * row + q), dtype=xp.result_type(w, grad))
     for start, stop in _blocks(positions, spread.shape[0], spread.shape[1]):
