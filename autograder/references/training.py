@@ -231,9 +231,9 @@ def _vgg_table(widths, bias=False):
     return rows + [((widths[-1],), 0), ((10,), widths[-1] * 10 + 10)]
 
 
-def _block_params(c_in, c_out, stride):
-    params = 9 * c_in * c_out + 9 * c_out * c_out + 4 * c_out
-    return params + (c_in * c_out + 2 * c_out if stride != 1 or c_in != c_out else 0)
+def _block_params(width):
+    """Parameters of a basic block with an identity shortcut: two 3x3 convolutions without bias, two batch norms."""
+    return 18 * width * width + 4 * width
 
 
 def _resnet9_table(widths, block_before_pool=False):
@@ -254,7 +254,7 @@ def _resnet9_table(widths, block_before_pool=False):
     def pool_and_block():
         if not block_before_pool:
             pool()
-        rows.append((shape, _block_params(shape[0], shape[0], 1)))
+        rows.append((shape, _block_params(shape[0])))
         if block_before_pool:
             pool()
     w1, w2, w3, w4 = widths
