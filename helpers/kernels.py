@@ -18,6 +18,7 @@ import math
 import numpy as np
 
 from .backend import array_module
+from .workers import WORKERS, map_blocks, one_blas_thread
 
 
 def conv_output_shape(x_shape, w_shape, stride, pad):
@@ -53,10 +54,27 @@ def _im2col(xp, x_padded, hh, ww, stride, out_h, out_w):
     return xp.ascontiguousarray(view).reshape(n, c * hh * ww, out_h * out_w)
 
 
+IMAGES_A_SHARE = 8  # images per block of _matmul_images
+
+
+def _matmul_images(xp, a, b):
+    """xp.matmul(a, b) with a stack of images (N, ., .) on one side or both, the other side 2-D: (N, rows of a,
+    columns of b), a few images per product, dealt to the workers (helpers.workers)."""
+    n = (a if a.ndim == 3 else b).shape[0]
+    out = xp.empty((n, a.shape[-2], b.shape[-1]), dtype=xp.result_type(a, b))
+
+    def multiply(share):
+        for first, stop in share:
+            xp.matmul(a if a.ndim == 2 else a[first:stop], b if b.ndim == 2 else b[first:stop], out=out[first:stop])
+    map_blocks(xp, multiply, [(first, min(first + IMAGES_A_SHARE, n)) for first in range(0, n, IMAGES_A_SHARE)])
+    return out
+
+
 def _pad(xp, x, pad):
     return xp.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad))) if pad else x
 
 
+@one_blas_thread
 def conv_forward(x, w, b, stride=1, pad=0):
     """Convolution (cross-correlation) of a batch with a bank of filters.
 
@@ -102,12 +120,13 @@ def conv_forward(x, w, b, stride=1, pad=0):
         cache = (x.shape, flat, w, stride, pad)
     else:
         cols = _im2col(xp, _pad(xp, x, pad), hh, ww, stride, out_h, out_w)  # (N, C*HH*WW, H'*W')
-        out = xp.matmul(w.reshape(f, -1), cols).reshape(n, f, out_h, out_w)
+        out = _matmul_images(xp, w.reshape(f, -1), cols).reshape(n, f, out_h, out_w)
         out += b.reshape(1, -1, 1, 1)
         cache = (x.shape, cols, w, stride, pad)
     return out, cache
 
 
+@one_blas_thread
 def conv_backward(dout, cache):
     """Gradients of conv_forward.
 
@@ -127,6 +146,7 @@ def conv_backward(dout, cache):
     return _conv_gradients(dout, cache, input_grad=True)
 
 
+@one_blas_thread
 def conv_param_grads(dout, cache):
     """dw (F, C, HH, WW) and db (F,) of conv_backward without dx: for a network's first layer, whose input is the
     images (PyTorch skips that gradient too; in LeNet-5 it is most of the first layer's backward pass)."""
@@ -144,7 +164,7 @@ def _conv_gradients(dout, cache, input_grad):
         dx, dw = _conv_backward_flat(xp, dout, x_shape, cached, w, pad, input_grad)
     else:
         dout3 = dout.reshape(n, f, out_h * out_w)
-        dw = xp.matmul(dout3, cached.transpose(0, 2, 1)).sum(axis=0).reshape(w.shape)
+        dw = _matmul_images(xp, dout3, cached.transpose(0, 2, 1)).sum(axis=0).reshape(w.shape)
         dx = _col2im(xp, dout3, w, x_shape, stride, pad, out_h, out_w) if input_grad else None
     return dx, dw, db
 
@@ -193,20 +213,33 @@ def _unflatten(flat, n, hp, wp, h, width):
     return grid.transpose(1, 0, 2, 3)
 
 
-def _blocks(positions, rows, filters):
-    """(start, stop) of consecutive blocks covering range(positions), with about BLOCK_NUMBERS / rows in each
-    (rows: of the copied windows; filters: of the matrix they are multiplied with)."""
+def _block_size(positions, rows, filters):
+    """Positions in each block of _blocks: about BLOCK_NUMBERS / rows (rows: of the copied windows; filters: of the
+    matrix they are multiplied with)."""
     size = BLOCK_NUMBERS // rows
     if filters < THIN_FILTERS:
         size = min(size, SMALL_PRODUCT // (rows * filters))
-    size = max(MIN_BLOCK, size)
+    return max(MIN_BLOCK, size)
+
+
+def _even_split(total, size):
+    """The size of equal parts of total, about `size` each, in a number of parts that the workers share evenly
+    (helpers.workers): 2 blocks of 64 rather than one of 83 and one of 45."""
+    parts = -(-total // size)
+    parts = -(-parts // WORKERS) * WORKERS
+    return -(-total // parts)
+
+
+def _blocks(positions, rows, filters):
+    """(start, stop) of consecutive blocks of about _block_size positions covering range(positions)."""
+    size = _even_split(positions, _block_size(positions, rows, filters))
     return [(start, min(start + size, positions)) for start in range(0, positions, size)]
 
 
 def _image_blocks(n, per_image, rows, filters):
     """(first, stop) of consecutive ranges of whole images covering range(n), each about as many positions as a
     block of _blocks (at least one image): for a layout with per_image positions an image."""
-    images = max(1, _blocks(n * per_image, rows, filters)[0][1] // per_image)
+    images = _even_split(n, max(1, _block_size(n * per_image, rows, filters) // per_image))
     return [(first, min(first + images, n)) for first in range(0, n, images)]
 
 
@@ -231,11 +264,14 @@ def _correlate_flat(xp, flat, w_mat, hh, ww, wp):
     c, length = flat.shape
     out = xp.empty((w_mat.shape[0], length), dtype=xp.result_type(w_mat, flat))
     blocks = _blocks(length - (hh - 1) * wp - (ww - 1), w_mat.shape[1], w_mat.shape[0])
-    buffer = xp.empty((c, hh, ww, blocks[0][1]), dtype=flat.dtype)  # reused by every block
-    for start, stop in blocks:
-        cols = buffer[..., :stop - start]
-        xp.copyto(cols, _windows(xp, flat, hh, ww, wp, start, stop))
-        xp.matmul(w_mat, cols.reshape(-1, stop - start), out=out[:, start:stop])
+
+    def correlate(share):  # one worker's blocks (helpers.workers)
+        buffer = xp.empty((c, hh, ww, blocks[0][1]), dtype=flat.dtype)  # reused by each of them
+        for start, stop in share:
+            cols = buffer[..., :stop - start]
+            xp.copyto(cols, _windows(xp, flat, hh, ww, wp, start, stop))
+            xp.matmul(w_mat, cols.reshape(-1, stop - start), out=out[:, start:stop])
+    map_blocks(xp, correlate, blocks)
     return out
 
 
@@ -274,25 +310,43 @@ def _conv_backward_flat(xp, dout, x_shape, flat, w, pad, input_grad):
     grad = dout_flat[:, reach - lead:]
     dx_flat = xp.zeros((c, reach + n * hp * wp), dtype=xp.result_type(w, dout))
     w_mat = w.reshape(f, -1)
-    for start, stop in _blocks(n * hp * wp, c * hh * ww, f):
-        dcols = (w_mat.T @ grad[:, start:stop]).reshape(c, hh, ww, stop - start)
-        for i in range(hh):
-            for j in range(ww):
-                dx_flat[:, start + i * wp + j:stop + i * wp + j] += dcols[:, i, j]
+
+    def add_back(share):
+        for start, stop in share:
+            dcols = (w_mat.T @ grad[:, start:stop]).reshape(c, hh, ww, stop - start)
+            for i in range(hh):
+                for j in range(ww):
+                    dx_flat[:, start + i * wp + j:stop + i * wp + j] += dcols[:, i, j]
+    _add_in_two_rounds(xp, add_back, _blocks(n * hp * wp, c * hh * ww, f), reach)
     return xp.ascontiguousarray(_unflatten(dx_flat[:, lead:], n, hp, wp, h, width)), dw
+
+
+def _add_in_two_rounds(xp, add_back, blocks, reach):
+    """add_back(share) for the workers' shares of blocks (start, stop), each of which adds into columns
+    start..stop - 1 + reach of one array, overlapping the next block's. When the blocks are at least reach long,
+    block k + 2 starts past block k's last column: the even blocks run first, then the odd ones, and no two
+    workers add to the same numbers. Shorter blocks (images wider than a few hundred columns) run in turn."""
+    if blocks[0][1] - blocks[0][0] < reach:
+        add_back(blocks)
+        return
+    map_blocks(xp, add_back, blocks[0::2])
+    map_blocks(xp, add_back, blocks[1::2])
 
 
 def _flat_dw(xp, grad, flat, w, wp):
     """dw (F, C, HH, WW) from dout on the flat grid, grad (F, N*hp*wp), and the flat input (C, L), block by block."""
     f, c, hh, ww = w.shape
     blocks = _blocks(grad.shape[1], c * hh * ww, f)
-    dw_t = xp.zeros((c * hh * ww, f), dtype=xp.result_type(flat, grad))  # transposed: BLAS is faster so
-    buffer = xp.empty((c, hh, ww, blocks[0][1]), dtype=flat.dtype)
-    for start, stop in blocks:
-        cols = buffer[..., :stop - start]
-        xp.copyto(cols, _windows(xp, flat, hh, ww, wp, start, stop))
-        dw_t += cols.reshape(-1, stop - start) @ grad[:, start:stop].T
-    return xp.ascontiguousarray(dw_t.T).reshape(w.shape)
+
+    def contract(share):  # one worker's part of dw, transposed (C*HH*WW, F): BLAS is faster so
+        dw_t = xp.zeros((c * hh * ww, f), dtype=xp.result_type(flat, grad))
+        buffer = xp.empty((c, hh, ww, blocks[0][1]), dtype=flat.dtype)
+        for start, stop in share:
+            cols = buffer[..., :stop - start]
+            xp.copyto(cols, _windows(xp, flat, hh, ww, wp, start, stop))
+            dw_t += cols.reshape(-1, stop - start) @ grad[:, start:stop].T
+        return dw_t
+    return xp.ascontiguousarray(sum(map_blocks(xp, contract, blocks)).T).reshape(w.shape)
 
 
 # Few filters make a thin product (F rows), which OpenBLAS multiplies slowly: 26-38 GFLOP/s for LeNet-5's 6 filters
@@ -379,10 +433,13 @@ def _conv_forward_phases(xp, x, w, b, s):
     # positions first: OpenBLAS multiplies this orientation faster, and the outputs of a row end up side by side
     out_t = xp.empty((n * per_image, s * f), dtype=xp.result_type(x, w))
     blocks = _image_blocks(n, per_image, spread.shape[0], spread.shape[1])
-    buffer = xp.empty(spread.shape[0] * blocks[0][1] * per_image, dtype=x.dtype)
-    for first, stop in blocks:
-        cols = _phase_columns(xp, buffer, phases, hh, q, row, h, first, stop)
-        xp.matmul(cols.T, spread, out=out_t[first * per_image:stop * per_image])
+
+    def correlate(share):  # one worker's blocks (helpers.workers)
+        buffer = xp.empty(spread.shape[0] * blocks[0][1] * per_image, dtype=x.dtype)
+        for first, stop in share:
+            cols = _phase_columns(xp, buffer, phases, hh, q, row, h, first, stop)
+            xp.matmul(cols.T, spread, out=out_t[first * per_image:stop * per_image])
+    map_blocks(xp, correlate, blocks)
     # out[n, f, y, s*k + r] = out_t[(n*H' + y)*row + k, r*F + f]; positions past a row's output are dropped
     grid = out_t.reshape(n, out_h, row, s, f)[:, :, :out_w // s].transpose(0, 4, 1, 2, 3)
     out = xp.empty((n, f, out_h, out_w), dtype=out_t.dtype)
@@ -399,11 +456,15 @@ def _phases_dw(xp, grad, phases, w, x_shape):
     row, q = _phase_geometry(width, ww, s)
     out_h = h - hh + 1
     blocks = _image_blocks(n, out_h * row, c * hh * q * s, s * f)
-    dspread = xp.zeros((c * hh * q * s, s * f), dtype=xp.result_type(phases, grad))  # the spread filters' gradient
-    buffer = xp.empty(c * hh * q * s * blocks[0][1] * out_h * row, dtype=phases.dtype)
-    for first, stop in blocks:
-        cols = _phase_columns(xp, buffer, phases, hh, q, row, h, first, stop)
-        dspread += cols @ grad[first:stop, :out_h].reshape(-1, s * f)  # a view when grad has no other rows
+
+    def contract(share):  # one worker's part of the spread filters' gradient
+        dspread = xp.zeros((c * hh * q * s, s * f), dtype=xp.result_type(phases, grad))
+        buffer = xp.empty(c * hh * q * s * blocks[0][1] * out_h * row, dtype=phases.dtype)
+        for first, stop in share:
+            cols = _phase_columns(xp, buffer, phases, hh, q, row, h, first, stop)
+            dspread += cols @ grad[first:stop, :out_h].reshape(-1, s * f)  # a view when grad has no other rows
+        return dspread
+    dspread = sum(map_blocks(xp, contract, blocks))
     # filter f's column j gathers from every shifted copy r: dspread row (c, i, j + r), column r*F + f
     dspread = dspread.reshape(c, hh, q * s, s, f)
     dw = sum(dspread[:, :, r:r + ww, r] for r in range(s))  # (C, HH, WW, F)
@@ -435,11 +496,14 @@ def _phases_dx(xp, grad, x_shape, w, s):
     grad = grad.reshape(positions, -1)
     spread = _spread_filters(xp, w, s, q)  # (C*HH*q*s, s*F)
     dx_phases = xp.zeros((c, s, positions + (hh - 1) * row + q), dtype=xp.result_type(w, grad))
-    for start, stop in _blocks(positions, spread.shape[0], spread.shape[1]):
-        dcols = (spread @ grad[start:stop].T).reshape(c, hh, q, s, stop - start)
-        for i in range(hh):
-            for k in range(q):
-                dx_phases[:, :, start + i * row + k:stop + i * row + k] += dcols[:, i, k]
+
+    def add_back(share):
+        for start, stop in share:
+            dcols = (spread @ grad[start:stop].T).reshape(c, hh, q, s, stop - start)
+            for i in range(hh):
+                for k in range(q):
+                    dx_phases[:, :, start + i * row + k:stop + i * row + k] += dcols[:, i, k]
+    _add_in_two_rounds(xp, add_back, _blocks(positions, spread.shape[0], spread.shape[1]), (hh - 1) * row + q - 1)
     # dx[n, c, y, s*k + r] = dx_phases[c, r, (n*H + y)*row + k]; the columns past the last image get no gradient
     grid = dx_phases[:, :, :positions].reshape(c, s, n, h, row).transpose(2, 0, 3, 4, 1)
     return xp.ascontiguousarray(grid).reshape(n, c, h, width)
@@ -451,7 +515,7 @@ def _col2im(xp, dout3, w, x_shape, stride, pad, out_h, out_w):
     n, c, h, width = x_shape
     f, _, hh, ww = w.shape
     w_offsets = xp.ascontiguousarray(w.transpose(2, 3, 1, 0)).reshape(hh * ww * c, f)
-    dcols = xp.matmul(w_offsets, dout3).reshape(n, hh, ww, c, out_h, out_w)
+    dcols = _matmul_images(xp, w_offsets, dout3).reshape(n, hh, ww, c, out_h, out_w)
     dx_padded = xp.zeros((n, c, h + 2 * pad, width + 2 * pad), dtype=dcols.dtype)
     for i in range(hh):
         for j in range(ww):
@@ -605,6 +669,7 @@ def relu_backward(dout, cache):
     return dout * (cache > 0)
 
 
+@one_blas_thread
 def affine_forward(x, w, b):
     """Fully connected layer.
 
@@ -620,6 +685,7 @@ def affine_forward(x, w, b):
     return x2 @ w + b, (x, w)
 
 
+@one_blas_thread
 def affine_backward(dout, cache):
     """Gradients of affine_forward: dx (x's shape), dw (D, M), db (M,)."""
     x, w = cache
@@ -675,6 +741,7 @@ def _per_channel_dot(xp, a, b):
     return xp.einsum("ncp,ncp->c", a, b)
 
 
+@one_blas_thread
 def batchnorm_forward(x, gamma, beta, bn_param):
     """Batch normalisation, per channel over (N, H, W) for images or per feature over N for vectors.
 
@@ -735,6 +802,7 @@ def _scale_and_shift(xp, a, scale, shift=None):
     return out
 
 
+@one_blas_thread
 def batchnorm_backward(dout, cache):
     """Gradients of batchnorm_forward: dx (x's shape), dgamma and dbeta (C,) or (D,).
 

@@ -1,0 +1,68 @@
+"""The engine's own threads: its block loops run on one worker per core, with NumPy's BLAS on one thread.
+
+A convolution in ``helpers.kernels`` is a loop of small steps: copy a block of windows into columns, multiply the
+block with the filters. Left to itself, NumPy's BLAS runs each product on every core, but each copy runs on one,
+and after each product OpenBLAS's threads spin for a while (about 0.1 s) waiting for the next one, holding the
+other cores from whatever runs next. Here the blocks are dealt to workers instead, one per core, each copying and
+multiplying its own blocks with a one-thread BLAS: a copy on one core overlaps a product on the other, and no
+thread spins. NumPy releases the GIL in copies and products, so Python threads suffice.
+
+- ``one_blas_thread``: decorator for the kernels that call BLAS; the limit holds while they run, and the BLAS
+  gets back its threads afterwards (students' own code and the sgemm benchmark keep them).
+- ``map_blocks(xp, work, blocks)``: ``work`` called with each worker's share of ``blocks``.
+
+As many workers as the BLAS had threads when the engine started: ``OPENBLAS_NUM_THREADS=1`` (as the grader's
+Dask workers set) makes it one, and everything then runs in the calling thread, as it does on the GPU (CuPy),
+where the blocks are kernel launches.
+"""
+import functools
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from threadpoolctl import ThreadpoolController
+
+_controller = ThreadpoolController()
+# the BLAS's threads at import: the cores the engine may use (1 with no BLAS that threadpoolctl can see)
+WORKERS = max([lib.num_threads for lib in _controller.select(user_api="blas").lib_controllers] or [1])
+
+
+def _new_pool():
+    return ThreadPoolExecutor(WORKERS, thread_name_prefix="helpers-kernels") if WORKERS > 1 else None
+
+
+def _renew_pool_in_child():
+    """A forked process inherits the pool but not its threads: it gets a pool of its own, or map would wait forever."""
+    global _pool
+    _pool = _new_pool()
+
+
+_pool = _new_pool()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_renew_pool_in_child)
+
+
+def one_blas_thread(kernel):
+    """``kernel`` with NumPy's BLAS limited to one thread while it runs: its products run on the workers of
+    map_blocks, or on one core between them, and never leave BLAS threads spinning behind."""
+    if _pool is None:
+        return kernel
+
+    @functools.wraps(kernel)
+    def limited(*args, **kwargs):
+        with _controller.limit(limits=1, user_api="blas"):
+            return kernel(*args, **kwargs)
+    return limited
+
+
+def map_blocks(xp, work, blocks):
+    """[work(share) for each worker's share], the blocks dealt round-robin (worker k gets blocks k, k + W, ...);
+    [work(blocks)] in the calling thread on the GPU, with one worker, or with a single block.
+
+    ``work`` must be safe to run concurrently on different shares: writing disjoint parts of an output, or
+    returning partial results for the caller to add up.
+    """
+    blocks = list(blocks)
+    if _pool is None or xp is not np or len(blocks) < 2:
+        return [work(blocks)]
+    return list(_pool.map(work, [blocks[k::WORKERS] for k in range(min(WORKERS, len(blocks)))]))
