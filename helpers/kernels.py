@@ -339,15 +339,14 @@ def _flat_dw(xp, grad, flat, w, wp):
     f, c, hh, ww = w.shape
     blocks = _blocks(grad.shape[1], c * hh * ww, f)
 
-    def contract(share):  # one worker's part of dw, transposed (C*HH*WW, F): BLAS is faster so
-        dw_t = xp.zeros((c * hh * ww, f), dtype=xp.result_type(flat, grad))
-        buffer = xp.empty((c, hh, ww, blocks[0][1]), dtype=flat.dtype)
+    def contract(share):  # (block's start, its part of dw transposed, (C*HH*WW, F): BLAS is faster so) pairs
+        buffer, parts = xp.empty((c, hh, ww, blocks[0][1]), dtype=flat.dtype), []
         for start, stop in share:
             cols = buffer[..., :stop - start]
             xp.copyto(cols, _windows(xp, flat, hh, ww, wp, start, stop))
-            dw_t += cols.reshape(-1, stop - start) @ grad[:, start:stop].T
-        return dw_t
-    return xp.ascontiguousarray(sum(map_blocks(xp, contract, blocks)).T).reshape(w.shape)
+            parts.append((start, cols.reshape(-1, stop - start) @ grad[:, start:stop].T))
+        return parts
+    return xp.ascontiguousarray(_sum_in_block_order(map_blocks(xp, contract, blocks)).T).reshape(w.shape)
 
 
 # Few filters make a thin product (F rows), which OpenBLAS multiplies slowly: 26-38 GFLOP/s for LeNet-5's 6 filters
@@ -458,14 +457,14 @@ def _phases_dw(xp, grad, phases, w, x_shape):
     out_h = h - hh + 1
     blocks = _image_blocks(n, out_h * row, c * hh * q * s, s * f)
 
-    def contract(share):  # one worker's part of the spread filters' gradient
-        dspread = xp.zeros((c * hh * q * s, s * f), dtype=xp.result_type(phases, grad))
-        buffer = xp.empty(c * hh * q * s * blocks[0][1] * out_h * row, dtype=phases.dtype)
+    def contract(share):  # (block's first image, its part of the spread filters' gradient) pairs
+        buffer, parts = xp.empty(c * hh * q * s * blocks[0][1] * out_h * row, dtype=phases.dtype), []
         for first, stop in share:
             cols = _phase_columns(xp, buffer, phases, hh, q, row, h, first, stop)
-            dspread += cols @ grad[first:stop, :out_h].reshape(-1, s * f)  # a view when grad has no other rows
-        return dspread
-    dspread = sum(map_blocks(xp, contract, blocks))
+            # grad's output rows: a view when it has no other rows
+            parts.append((first, cols @ grad[first:stop, :out_h].reshape(-1, s * f)))
+        return parts
+    dspread = _sum_in_block_order(map_blocks(xp, contract, blocks))
     # filter f's column j gathers from every shifted copy r: dspread row (c, i, j + r), column r*F + f
     dspread = dspread.reshape(c, hh, q * s, s, f)
     dw = sum(dspread[:, :, r:r + ww, r] for r in range(s))  # (C, HH, WW, F)
@@ -565,6 +564,25 @@ def _batch_blocks(xp, shape):
     return [slice(start, start + size) for start in range(0, shape[0], size)]
 
 
+def _each_batch_block(xp, shape, work):
+    """[work(block) for block in _batch_blocks(xp, shape)], in that order, the blocks shared among the workers
+    (helpers.workers): work must only write its own block."""
+    shares = map_blocks(xp, lambda share: [(block.start or 0, work(block)) for block in share],
+                        _batch_blocks(xp, shape))
+    return _in_block_order(shares)
+
+
+def _in_block_order(shares):
+    """The results of the workers' (block's start, result) pairs, in the blocks' order."""
+    return [result for _, result in sorted((pair for share in shares for pair in share), key=lambda pair: pair[0])]
+
+
+def _sum_in_block_order(shares):
+    """The sum of the workers' partial results, added in the blocks' order whichever worker made each: the same
+    numbers in every run (a training run with a seed gives the same losses)."""
+    return sum(_in_block_order(shares))
+
+
 def max_pool_forward(x, size=2, stride=2):
     """Max pooling over size x size regions.
 
@@ -584,8 +602,7 @@ def max_pool_forward(x, size=2, stride=2):
     slices = _offset_slices(out_h, out_w, size, stride)
     out = xp.empty((*x.shape[:2], out_h, out_w), dtype=x.dtype)
     first_max = xp.zeros(out.shape, dtype=xp.uint8 if size * size < 256 else xp.int32)
-    for block in _batch_blocks(xp, x.shape):
-        _running_max(xp, x[block], slices, out[block], first_max[block])
+    _each_batch_block(xp, x.shape, lambda block: _running_max(xp, x[block], slices, out[block], first_max[block]))
     return out, (x.shape, first_max, size, stride)
 
 
@@ -618,13 +635,15 @@ def max_pool_backward(dout, cache):
     x_shape, first_max, size, stride = cache
     dx = _pool_gradient_array(xp, x_shape, dout, size, stride)
     slices = _offset_slices(*dout.shape[2:], size, stride)
-    for block in _batch_blocks(xp, x_shape):
+
+    def route(block):
         for k, (rows, cols) in enumerate(slices):
             # dout where the region's first maximum sits at offset k, 0 elsewhere
             if stride >= size:  # regions do not overlap: each input gets at most one gradient, written in place
                 xp.multiply(dout[block], first_max[block] == k, out=dx[block, :, rows, cols])
             else:
                 dx[block, :, rows, cols] += dout[block] * (first_max[block] == k)
+    _each_batch_block(xp, x_shape, route)
     return dx
 
 
@@ -634,13 +653,15 @@ def avg_pool_forward(x, size=2, stride=2):
     out_h, out_w = pool_output_shape(x.shape, size, stride)
     slices = _offset_slices(out_h, out_w, size, stride)
     out = xp.empty((*x.shape[:2], out_h, out_w), dtype=x.dtype)
-    for block in _batch_blocks(xp, x.shape):
+
+    def average(block):
         total = out[block]
         (rows, cols), *rest = slices
         total[...] = x[block, :, rows, cols]
         for rows, cols in rest:
             total += x[block, :, rows, cols]
         total /= size * size
+    _each_batch_block(xp, x.shape, average)
     return out, (x.shape, size, stride)
 
 
@@ -650,13 +671,15 @@ def avg_pool_backward(dout, cache):
     x_shape, size, stride = cache
     dx = _pool_gradient_array(xp, x_shape, dout, size, stride)
     slices = _offset_slices(*dout.shape[2:], size, stride)
-    for block in _batch_blocks(xp, x_shape):
+
+    def spread(block):
         share = dout[block] / (size * size)
         for rows, cols in slices:
             if stride >= size:  # regions do not overlap: each input gets one share at most
                 dx[block, :, rows, cols] = share
             else:
                 dx[block, :, rows, cols] += share
+    _each_batch_block(xp, x_shape, spread)
     return dx
 
 
@@ -683,15 +706,16 @@ def affine_forward(x, w, b):
     x2 = x.reshape(x.shape[0], -1)
     if x2.shape[1] != w.shape[0]:
         raise ValueError(f"x has {x2.shape[1]} features per example but w expects {w.shape[0]}")
-    return x2 @ w + b, (x, w)
+    return _matmul_columns(array_module(x, w), x2, w) + b, (x, w)
 
 
 @one_blas_thread
 def affine_backward(dout, cache):
     """Gradients of affine_forward: dx (x's shape), dw (D, M), db (M,)."""
     x, w = cache
+    xp = array_module(dout, w)
     x2 = x.reshape(x.shape[0], -1)
-    return (dout @ w.T).reshape(x.shape), x2.T @ dout, dout.sum(axis=0)
+    return _matmul_columns(xp, dout, w.T).reshape(x.shape), _matmul_columns(xp, x2.T, dout), dout.sum(axis=0)
 
 
 def _row_blocks(rows):
@@ -708,6 +732,24 @@ def _matmul_rows(xp, a, b):
         for start, stop in share:
             xp.matmul(a[start:stop], b, out=out[start:stop])
     map_blocks(xp, multiply, _row_blocks(a.shape[0]))
+    return out
+
+
+SHARED_PRODUCT = 2 ** 24  # multiply-adds: smaller products are not worth handing to another thread
+
+
+def _matmul_columns(xp, a, b):
+    """a @ b (2-D), b's columns shared among the workers when the product is large: each packs only its share of b,
+    as BLAS's own threads would (sharing a's rows instead made each worker pack all of b, and the affine layer no
+    faster). LeNet-5's small layers (128 x 400 by 400 x 120 and less) took 2 ms more a step when shared."""
+    if a.shape[0] * a.shape[1] * b.shape[1] < SHARED_PRODUCT:
+        return a @ b
+    out = xp.empty((a.shape[0], b.shape[1]), dtype=xp.result_type(a, b))
+
+    def multiply(share):
+        for start, stop in share:
+            xp.matmul(a, b[:, start:stop], out=out[:, start:stop])
+    map_blocks(xp, multiply, _row_blocks(b.shape[1]))
     return out
 
 
@@ -793,12 +835,13 @@ def batchnorm_forward(x, gamma, beta, bn_param):
     m = x.size // channels
     mean = _per_channel_sum(xp, x) / m
     # centred = x - mean and the sum of its squares in one pass, block by block while the block is in cache
-    centred, squares, batch_mean = xp.empty_like(x), 0, _per_channel_block(xp, mean, x)
-    for block in _batch_blocks(xp, x.shape):
-        part = x[block]
-        part = xp.subtract(part, batch_mean[:len(part)], out=centred[block])
-        squares = squares + _per_channel_dot(xp, part, part)
-    var = squares / m  # biased: divide by m
+    centred, batch_mean = xp.empty_like(x), _per_channel_block(xp, mean, x)
+
+    def centre(block):
+        part = centred[block]
+        xp.subtract(x[block], batch_mean[:len(part)], out=part)
+        return _per_channel_dot(xp, part, part)
+    var = sum(_each_batch_block(xp, x.shape, centre)) / m  # biased: divide by m; in the blocks' order
     bn_param["running_mean"] = momentum * running_mean + (1 - momentum) * mean
     bn_param["running_var"] = momentum * running_var + (1 - momentum) * var
     inv_std = (1 / xp.sqrt(var + eps)).astype(x.dtype, copy=False)
@@ -812,11 +855,13 @@ def _scale_and_shift(xp, a, scale, shift=None):
     scale = _per_channel_block(xp, scale, a)
     shift = None if shift is None else _per_channel_block(xp, shift, a)
     out = xp.empty_like(a)
-    for block in _batch_blocks(xp, a.shape):
+
+    def scale_block(block):
         part = out[block]
         xp.multiply(a[block], scale[:len(part)], out=part)
         if shift is not None:
             part += shift[:len(part)]
+    _each_batch_block(xp, a.shape, scale_block)
     return out
 
 
@@ -828,7 +873,8 @@ def batchnorm_backward(dout, cache):
     """
     values, mean, gamma, inv_std, mode = cache
     xp = array_module(dout)
-    dbeta, dot = _per_channel_sum(xp, dout), _per_channel_dot(xp, dout, values)
+    dbeta = _per_channel_sum(xp, dout)
+    dot = sum(_each_batch_block(xp, dout.shape, lambda block: _per_channel_dot(xp, dout[block], values[block])))
     if mode == "test":  # values is x: sum(dout * x_hat) = (sum(dout * x) - mean * sum(dout)) * inv_std
         dgamma = (dot - mean * dbeta) * inv_std
         return _scale_and_shift(xp, dout, gamma * inv_std), dgamma.astype(dout.dtype, copy=False), dbeta
@@ -839,13 +885,15 @@ def batchnorm_backward(dout, cache):
     k_centred, k_mean, scale = (_per_channel_block(xp, v, dout) for v in (dgamma * inv_std / m, dbeta / m,
                                                                           gamma * inv_std))
     dx = xp.empty_like(dout)
-    for block in _batch_blocks(xp, dout.shape):
+
+    def dx_block(block):
         part = dx[block]
         rows = len(part)
         xp.multiply(centred[block], k_centred[:rows], out=part)
         part += k_mean[:rows]
         xp.subtract(dout[block], part, out=part)
         part *= scale[:rows]
+    _each_batch_block(xp, dout.shape, dx_block)
     return dx, dgamma, dbeta
 
 

@@ -9,7 +9,10 @@ thread spins. NumPy releases the GIL in copies and products, so Python threads s
 
 - ``one_blas_thread``: decorator for the kernels that call BLAS; the limit holds while they run, and the BLAS
   gets back its threads afterwards (students' own code and the sgemm benchmark keep them).
-- ``map_blocks(xp, work, blocks)``: ``work`` called with each worker's share of ``blocks``.
+- ``map_blocks(xp, work, blocks)``: ``work`` called by each worker, all of them taking blocks from one iterator
+  until none are left. The calling thread works too: a worker thread that has been idle can take a while to wake
+  (on a virtual machine, whose idle cores sleep), and meanwhile the caller has started. Shares dealt out in
+  advance made LeNet-5's short kernels wait for it.
 
 As many workers as the BLAS had threads when the engine started: ``OPENBLAS_NUM_THREADS=1`` (as the grader's
 Dask workers set) makes it one, and everything then runs in the calling thread, as it does on the GPU (CuPy),
@@ -17,7 +20,7 @@ where the blocks are kernel launches.
 """
 import functools
 import os
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
@@ -28,7 +31,8 @@ WORKERS = max([lib.num_threads for lib in _controller.select(user_api="blas").li
 
 
 def _new_pool():
-    return ThreadPoolExecutor(WORKERS, thread_name_prefix="helpers-kernels") if WORKERS > 1 else None
+    """The threads besides the calling one: WORKERS - 1 of them."""
+    return ThreadPoolExecutor(WORKERS - 1, thread_name_prefix="helpers-kernels") if WORKERS > 1 else None
 
 
 def _renew_pool_in_child():
@@ -56,13 +60,20 @@ def one_blas_thread(kernel):
 
 
 def map_blocks(xp, work, blocks):
-    """[work(share) for each worker's share], the blocks dealt round-robin (worker k gets blocks k, k + W, ...);
-    [work(blocks)] in the calling thread on the GPU, with one worker, or with a single block.
+    """[work(blocks) from each worker], all of them drawing on one iterator over the blocks: each takes the next
+    block when it is free, the calling thread being one of them (it starts at once, while the others wake up).
+    [work(blocks)] in the calling thread alone on the GPU, with one worker, or with a single block.
 
-    ``work`` must be safe to run concurrently on different shares: writing disjoint parts of an output, or
-    returning partial results for the caller to add up.
+    ``work`` loops over what it is given and must be safe to run concurrently on different blocks: writing
+    disjoint parts of an output, or returning a partial result for the caller to add up (possibly of no blocks).
     """
     blocks = list(blocks)
     if _pool is None or xp is not np or len(blocks) < 2:
         return [work(blocks)]
-    return list(_pool.map(work, [blocks[k::WORKERS] for k in range(min(WORKERS, len(blocks)))]))
+    shared = iter(blocks)  # next() on it is one step under the GIL: no block is given twice
+    others = [_pool.submit(work, shared) for _ in range(min(WORKERS, len(blocks)) - 1)]
+    try:
+        mine = work(shared)
+    finally:
+        wait(others)  # also after an error here: no thread may still be writing when the caller moves on
+    return [mine] + [other.result() for other in others]

@@ -2,6 +2,7 @@
 import inspect
 import multiprocessing
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -14,13 +15,19 @@ def blas_threads():
     return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
 
 
-def test_blocks_are_dealt_round_robin_to_the_workers():
-    shares = workers.map_blocks(np, lambda share: share, range(7))
-    if workers.WORKERS == 1:
-        assert shares == [list(range(7))]
-    else:
-        assert sorted(b for share in shares for b in share) == list(range(7))
-        assert shares[0][:2] == [0, workers.WORKERS], "worker 0 takes blocks 0, W, 2W, ..."
+def test_every_block_is_worked_on_once_and_the_caller_works_too():
+    caller = threading.get_ident()
+
+    def work(share):
+        done = []
+        for block in share:
+            time.sleep(0.001)  # long enough for every worker to take some
+            done.append(block)
+        return threading.get_ident(), done
+    results = workers.map_blocks(np, work, range(40))
+    assert sorted(b for _, done in results for b in done) == list(range(40))
+    assert results[0][0] == caller
+    assert len(results) == workers.WORKERS
 
 
 def test_on_another_array_module_everything_runs_in_the_calling_thread():
@@ -99,3 +106,66 @@ def test_a_forked_process_gets_workers_of_its_own():
     x = np.random.default_rng(1).standard_normal((16, 8, 16, 16))
     expected, _ = kernels.conv_forward(x, np.ones((8, 8, 3, 3)), np.zeros(8), stride=1, pad=1)
     assert queue.get(timeout=5) == pytest.approx(float(expected.sum()))
+
+
+def _every_kernel(rng):
+    """Each kernel that shares work among the workers, on inputs of several blocks: name -> outputs (float64)."""
+    x = rng.standard_normal((8, 64, 32, 32))  # 4 images a cache block: 2 blocks of the batch
+    dout_pooled = rng.standard_normal((8, 64, 16, 16))
+    gamma, beta = rng.standard_normal(64), rng.standard_normal(64)
+    results = {}
+    out, cache = kernels.max_pool_forward(x, 2, 2)
+    results["max pool"] = (out, kernels.max_pool_backward(dout_pooled, cache))
+    out, cache = kernels.max_pool_forward(x, 3, 2)  # overlapping regions: added gradients
+    results["max pool 3/2"] = (out, kernels.max_pool_backward(rng.standard_normal(out.shape), cache))
+    out, cache = kernels.avg_pool_forward(x, 2, 2)
+    results["average pool"] = (out, kernels.avg_pool_backward(dout_pooled, cache))
+    for mode in ("train", "test"):
+        bn_param = {"mode": mode, "running_mean": rng.standard_normal(64), "running_var": rng.random(64) + 0.5}
+        out, cache = kernels.batchnorm_forward(x, gamma, beta, bn_param)
+        results[f"batch norm {mode}"] = (out, *kernels.batchnorm_backward(rng.standard_normal(x.shape), cache))
+    xa, wa = rng.standard_normal((128, 300)), rng.standard_normal((300, 70))
+    out, cache = kernels.affine_forward(xa, wa, rng.standard_normal(70))
+    results["affine"] = (out, *kernels.affine_backward(rng.standard_normal(out.shape), cache))
+    xc = rng.standard_normal((8, 16, 20, 20))
+    for name, (w, stride, pad) in {"conv flat": (rng.standard_normal((24, 16, 3, 3)), 1, 1),
+                                   "conv fewer in than out": (rng.standard_normal((32, 16, 3, 3)), 1, 1),
+                                   "conv phases": (rng.standard_normal((6, 16, 5, 5)), 1, 0),
+                                   "conv stride 2": (rng.standard_normal((24, 16, 3, 3)), 2, 1)}.items():
+        out, cache = kernels.conv_forward(xc, w, rng.standard_normal(len(w)), stride=stride, pad=pad)
+        results[name] = (out, *kernels.conv_backward(rng.standard_normal(out.shape), cache))
+    return results
+
+
+@pytest.mark.skipif(workers.WORKERS == 1, reason="one core: nothing is shared out")
+def test_the_workers_compute_what_one_thread_computes(monkeypatch):
+    shared = _every_kernel(np.random.default_rng(3))
+    monkeypatch.setattr(workers, "_pool", None)  # map_blocks then runs everything in this thread
+    alone = _every_kernel(np.random.default_rng(3))
+    for name, arrays in alone.items():
+        for got, expected in zip(shared[name], arrays):
+            np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-10, err_msg=name)
+
+
+@pytest.mark.skipif(workers.WORKERS == 1, reason="one core: nothing is shared out")
+def test_sums_over_blocks_come_out_the_same_in_every_run():
+    """Whichever worker takes which block, partial sums are added in the blocks' order: bit for bit the same."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((32, 32, 32, 32)).astype(np.float32)
+    out, cache = kernels.conv_forward(x, rng.standard_normal((32, 32, 3, 3)).astype(np.float32),
+                                      np.zeros(32, np.float32), stride=1, pad=1)
+    dout = rng.standard_normal(out.shape).astype(np.float32)
+    xl = rng.standard_normal((256, 3, 32, 32)).astype(np.float32)  # LeNet-5's first layer: phases
+    out_l, cache_l = kernels.conv_forward(xl, rng.standard_normal((6, 3, 5, 5)).astype(np.float32),
+                                          np.zeros(6, np.float32))
+    dout_l = rng.standard_normal(out_l.shape).astype(np.float32)
+    gamma, beta = np.ones(32, np.float32), np.zeros(32, np.float32)
+
+    def run():
+        bn_out, bn_cache = kernels.batchnorm_forward(x, gamma, beta, {"mode": "train"})
+        return (kernels.conv_backward(dout, cache)[1], kernels.conv_param_grads(dout_l, cache_l)[0], bn_out,
+                *kernels.batchnorm_backward(dout, bn_cache)[1:])
+    first = run()
+    for _ in range(6):
+        for got, expected in zip(run(), first):
+            np.testing.assert_array_equal(got, expected)
