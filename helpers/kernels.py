@@ -11,8 +11,9 @@ position inside a region, no copy of the windows); a max-pool region's gradient 
 row-major order (as ``argmax``), also when several entries tie. Pooling and batch norm, whose time goes to reading
 and writing memory, make their several passes over one cache-sized block of the batch at a time. They run on
 NumPy or CuPy arrays alike (``helpers.backend``) and keep the input's dtype (float32 for training, float64 for
-checking). On the CPU the convolutions' blocks (and batch norm's sums) are shared among one worker thread per core,
-each with a one-thread BLAS (``helpers.workers``).
+checking). On the CPU the blocks of convolutions, pooling and batch norm are shared among one worker thread per
+core, each with a one-thread BLAS (``helpers.workers``); sums over blocks are added in the blocks' order, so that
+a run repeats its numbers.
 """
 import math
 
