@@ -23,7 +23,12 @@ import os
 from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
-from threadpoolctl import ThreadpoolController
+
+try:
+    from threadpoolctl import ThreadpoolController
+except ImportError as exc:  # a checkout installed before the course needed it
+    raise ImportError("helpers needs threadpoolctl, which this environment lacks: run `make install` again "
+                      "(or `pip install threadpoolctl`)") from exc
 
 _controller = ThreadpoolController()
 # the BLAS's threads at import: the cores the engine may use (1 with no BLAS that threadpoolctl can see)

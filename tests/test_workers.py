@@ -1,6 +1,8 @@
 """The engine's worker threads (helpers.workers): how blocks are shared, the BLAS limit, overlapping additions, fork."""
 import inspect
 import multiprocessing
+import subprocess
+import sys
 import threading
 import time
 
@@ -169,3 +171,10 @@ def test_sums_over_blocks_come_out_the_same_in_every_run():
     for _ in range(6):
         for got, expected in zip(run(), first):
             np.testing.assert_array_equal(got, expected)
+
+
+def test_an_environment_without_threadpoolctl_is_told_how_to_mend_it():
+    code = ("import sys; sys.modules['threadpoolctl'] = None\n"
+            "try:\n    import helpers.workers\nexcept ImportError as exc:\n    print(exc)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert "make install" in result.stdout, result.stdout + result.stderr
