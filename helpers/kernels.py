@@ -61,7 +61,9 @@ IMAGES_A_SHARE = 8  # images per block of _matmul_images
 
 def _matmul_images(xp, a, b):
     """xp.matmul(a, b) with a stack of images (N, ., .) on one side or both, the other side 2-D: (N, rows of a,
-    columns of b), a few images per product, dealt to the workers (helpers.workers)."""
+    columns of b), a few images per product, dealt to the workers (helpers.workers); one product on the GPU."""
+    if xp is not np:
+        return xp.matmul(a, b)
     n = (a if a.ndim == 3 else b).shape[0]
     out = xp.empty((n, a.shape[-2], b.shape[-1]), dtype=xp.result_type(a, b))
 
@@ -726,7 +728,10 @@ def _row_blocks(rows):
 
 
 def _matmul_rows(xp, a, b):
-    """a @ b for a 2-D and b 2-D or 1-D, a's rows shared among the workers (helpers.workers)."""
+    """a @ b for a 2-D and b 2-D or 1-D, a's rows shared among the workers (helpers.workers); one product on the
+    GPU."""
+    if xp is not np:
+        return a @ b
     out = xp.empty(a.shape[:1] + b.shape[1:], dtype=xp.result_type(a, b))
 
     def multiply(share):
@@ -743,7 +748,7 @@ def _matmul_columns(xp, a, b):
     """a @ b (2-D), b's columns shared among the workers when the product is large: each packs only its share of b,
     as BLAS's own threads would (sharing a's rows instead made each worker pack all of b, and the affine layer no
     faster). LeNet-5's small layers (128 x 400 by 400 x 120 and less) took 2 ms more a step when shared."""
-    if a.shape[0] * a.shape[1] * b.shape[1] < SHARED_PRODUCT:
+    if a.shape[0] * a.shape[1] * b.shape[1] < SHARED_PRODUCT or xp is not np:  # one product on the GPU
         return a @ b
     out = xp.empty((a.shape[0], b.shape[1]), dtype=xp.result_type(a, b))
 

@@ -178,3 +178,19 @@ def test_an_environment_without_threadpoolctl_is_told_how_to_mend_it():
             "try:\n    import helpers.workers\nexcept ImportError as exc:\n    print(exc)\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert "make install" in result.stdout, result.stdout + result.stderr
+
+
+class _AnotherArrayModule:
+    """NumPy under another name: the kernels take the branches they take for CuPy (one block, one product, einsum)."""
+
+    def __getattr__(self, name):
+        return getattr(np, name)
+
+
+def test_the_branches_for_cupy_compute_what_numpy_computes(monkeypatch):
+    on_numpy = _every_kernel(np.random.default_rng(4))
+    monkeypatch.setattr(kernels, "array_module", lambda *arrays: _AnotherArrayModule())
+    elsewhere = _every_kernel(np.random.default_rng(4))
+    for name, arrays in on_numpy.items():
+        for got, expected in zip(elsewhere[name], arrays):
+            np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-10, err_msg=name)
