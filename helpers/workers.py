@@ -6,7 +6,7 @@ and after each product OpenBLAS's threads spin for a while (about 0.1 s) waiting
 other cores from whatever runs next. Here workers take the blocks instead, one worker per core, each copying and
 multiplying the blocks it takes with a one-thread BLAS: a copy on one core overlaps a product on the other, and no
 thread spins. NumPy releases the GIL in copies and products, so Python threads suffice. Measured on 2 cores: the
-mini VGG's 60 training steps and evaluation 70-72 s -> 53 s, a LeNet-5 epoch 16.6-18.8 s -> 14.2-16.9.
+mini VGG's 60 training steps and evaluation 59-67 s -> 41-53 s, a LeNet-5 epoch 16.6-18.8 s -> 13.1-14.9.
 
 - ``one_blas_thread``: decorator for the kernels that call BLAS; the limit holds while they run, and the BLAS
   gets back its threads afterwards (students' own code and the sgemm benchmark keep them).
