@@ -56,21 +56,43 @@ def _im2col(xp, x_padded, hh, ww, stride, out_h, out_w):
     return xp.ascontiguousarray(view).reshape(n, c * hh * ww, out_h * out_w)
 
 
-IMAGES_A_SHARE = 8  # images per block of _matmul_images
+IMAGES_A_SHARE = 8  # images per piece of a product over a stack of images
 
 
-def _matmul_images(xp, a, b):
-    """xp.matmul(a, b) with a stack of images (N, ., .) on one side or both, the other side 2-D: (N, rows of a,
-    columns of b), a few images per product, dealt to the workers (helpers.workers); one product on the GPU."""
+def _matmul_shape(a, b):
+    """The shape of xp.matmul(a, b): a 2-D or a stack (N, ., .), b likewise or 1-D."""
+    if b.ndim == 1:
+        return a.shape[:-1]
+    return np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1])
+
+
+def _shared_matmul(xp, a, b, cut, share=None):
+    """xp.matmul(a, b), computed in pieces dealt to the workers (helpers.workers); one product on the GPU.
+
+    cut names the axis the pieces divide, each piece ``share`` long along it (by default one piece per worker):
+    "images": a stack (N, ., .) on one side or both, the other side 2-D, cut along N;
+    "rows": a (2-D) cut along its rows, b 2-D or 1-D; "columns": b (2-D) cut along its columns, so that each
+    worker packs only its part of b, as BLAS's own threads would.
+    """
     if xp is not np:
         return xp.matmul(a, b)
-    n = (a if a.ndim == 3 else b).shape[0]
-    out = xp.empty((n, a.shape[-2], b.shape[-1]), dtype=xp.result_type(a, b))
+    out = xp.empty(_matmul_shape(a, b), dtype=xp.result_type(a, b))
+    total = out.shape[-1] if cut == "columns" else out.shape[0]
+    share = share or -(-total // WORKERS)
 
-    def multiply(share):
-        for first, stop in share:
-            xp.matmul(a if a.ndim == 2 else a[first:stop], b if b.ndim == 2 else b[first:stop], out=out[first:stop])
-    map_blocks(xp, multiply, [(first, min(first + IMAGES_A_SHARE, n)) for first in range(0, n, IMAGES_A_SHARE)])
+    def parts(piece):
+        """a's, b's and out's parts for the slice ``piece`` of the cut axis."""
+        if cut == "columns":
+            return a, b[:, piece], out[:, piece]
+        if cut == "rows":
+            return a[piece], b, out[piece]
+        return (a if a.ndim == 2 else a[piece]), (b if b.ndim == 2 else b[piece]), out[piece]
+
+    def multiply(pieces):
+        for piece in pieces:
+            a_part, b_part, out_part = parts(piece)
+            xp.matmul(a_part, b_part, out=out_part)
+    map_blocks(xp, multiply, [slice(first, first + share) for first in range(0, total, share)])
     return out
 
 
@@ -124,7 +146,7 @@ def conv_forward(x, w, b, stride=1, pad=0):
         cache = (x.shape, flat, w, stride, pad)
     else:
         cols = _im2col(xp, _pad(xp, x, pad), hh, ww, stride, out_h, out_w)  # (N, C*HH*WW, H'*W')
-        out = _matmul_images(xp, w.reshape(f, -1), cols).reshape(n, f, out_h, out_w)
+        out = _shared_matmul(xp, w.reshape(f, -1), cols, "images", IMAGES_A_SHARE).reshape(n, f, out_h, out_w)
         out += b.reshape(1, -1, 1, 1)
         cache = (x.shape, cols, w, stride, pad)
     return out, cache
@@ -168,7 +190,7 @@ def _conv_gradients(dout, cache, input_grad):
         dx, dw = _conv_backward_flat(xp, dout, x_shape, cached, w, pad, input_grad)
     else:
         dout3 = dout.reshape(n, f, out_h * out_w)
-        dw = _matmul_images(xp, dout3, cached.transpose(0, 2, 1)).sum(axis=0).reshape(w.shape)
+        dw = _shared_matmul(xp, dout3, cached.transpose(0, 2, 1), "images", IMAGES_A_SHARE).sum(axis=0).reshape(w.shape)
         dx = _col2im(xp, dout3, w, x_shape, stride, pad, out_h, out_w) if input_grad else None
     return dx, dw, db
 
@@ -518,7 +540,7 @@ def _col2im(xp, dout3, w, x_shape, stride, pad, out_h, out_w):
     n, c, h, width = x_shape
     f, _, hh, ww = w.shape
     w_offsets = xp.ascontiguousarray(w.transpose(2, 3, 1, 0)).reshape(hh * ww * c, f)
-    dcols = _matmul_images(xp, w_offsets, dout3).reshape(n, hh, ww, c, out_h, out_w)
+    dcols = _shared_matmul(xp, w_offsets, dout3, "images", IMAGES_A_SHARE).reshape(n, hh, ww, c, out_h, out_w)
     dx_padded = xp.zeros((n, c, h + 2 * pad, width + 2 * pad), dtype=dcols.dtype)
     for i in range(hh):
         for j in range(ww):
@@ -709,7 +731,7 @@ def affine_forward(x, w, b):
     x2 = x.reshape(x.shape[0], -1)
     if x2.shape[1] != w.shape[0]:
         raise ValueError(f"x has {x2.shape[1]} features per example but w expects {w.shape[0]}")
-    return _matmul_columns(array_module(x, w), x2, w) + b, (x, w)
+    return _affine_matmul(array_module(x, w), x2, w) + b, (x, w)
 
 
 @one_blas_thread
@@ -718,45 +740,19 @@ def affine_backward(dout, cache):
     x, w = cache
     xp = array_module(dout, w)
     x2 = x.reshape(x.shape[0], -1)
-    return _matmul_columns(xp, dout, w.T).reshape(x.shape), _matmul_columns(xp, x2.T, dout), dout.sum(axis=0)
-
-
-def _row_blocks(rows):
-    """(start, stop): the workers' equal shares of `rows` rows."""
-    size = max(1, -(-rows // WORKERS))
-    return [(start, min(start + size, rows)) for start in range(0, rows, size)]
-
-
-def _matmul_rows(xp, a, b):
-    """a @ b for a 2-D and b 2-D or 1-D, a's rows shared among the workers (helpers.workers); one product on the
-    GPU."""
-    if xp is not np:
-        return a @ b
-    out = xp.empty(a.shape[:1] + b.shape[1:], dtype=xp.result_type(a, b))
-
-    def multiply(share):
-        for start, stop in share:
-            xp.matmul(a[start:stop], b, out=out[start:stop])
-    map_blocks(xp, multiply, _row_blocks(a.shape[0]))
-    return out
+    return _affine_matmul(xp, dout, w.T).reshape(x.shape), _affine_matmul(xp, x2.T, dout), dout.sum(axis=0)
 
 
 SHARED_PRODUCT = 2 ** 24  # multiply-adds: smaller products are not worth handing to another thread
 
 
-def _matmul_columns(xp, a, b):
-    """a @ b (2-D), b's columns shared among the workers when the product is large: each packs only its share of b,
-    as BLAS's own threads would (sharing a's rows instead made each worker pack all of b, and the affine layer no
-    faster). LeNet-5's small layers (128 x 400 by 400 x 120 and less) took 2 ms more a step when shared."""
-    if a.shape[0] * a.shape[1] * b.shape[1] < SHARED_PRODUCT or xp is not np:  # one product on the GPU
+def _affine_matmul(xp, a, b):
+    """a @ b (2-D), b's columns shared among the workers when the product is large (sharing a's rows instead made
+    each worker pack all of b, and the affine layer no faster). LeNet-5's small layers (128 x 400 by 400 x 120 and
+    less) took 2 ms more a step when shared."""
+    if a.shape[0] * a.shape[1] * b.shape[1] < SHARED_PRODUCT:
         return a @ b
-    out = xp.empty((a.shape[0], b.shape[1]), dtype=xp.result_type(a, b))
-
-    def multiply(share):
-        for start, stop in share:
-            xp.matmul(a, b[:, start:stop], out=out[:, start:stop])
-    map_blocks(xp, multiply, _row_blocks(b.shape[1]))
-    return out
+    return _shared_matmul(xp, a, b, "columns")
 
 
 def _bn_shape(x):
@@ -792,7 +788,7 @@ def _per_channel_sum(xp, a):
     0.34-0.38 ms against 1.3 for einsum("ncp->c") and 1.8 for NumPy's sum over axes 0, 2 and 3 (several passes)."""
     n, c = a.shape[:2]
     rows = a.reshape(n * c, -1)
-    return _matmul_rows(xp, rows, xp.ones(rows.shape[1], dtype=a.dtype)).reshape(n, c).sum(axis=0)
+    return _shared_matmul(xp, rows, xp.ones(rows.shape[1], dtype=a.dtype), "rows").reshape(n, c).sum(axis=0)
 
 
 def _per_channel_dot(xp, a, b):
