@@ -45,7 +45,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from helpers import kernels as K, models, optim  # noqa: E402
-from machine import blas_info, cpu, describe  # noqa: E402
+from machine import blas_info, code_version, cpu, describe  # noqa: E402
 from timing import median_time, paired_median_times, peak_gflops  # noqa: E402
 from torch_twins import torch_twin  # noqa: E402
 
@@ -211,7 +211,7 @@ def machine():
             "torch_threads": torch.get_num_threads(),
             "python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__,
             "numpy_blas": blas_info(), "unset_for_this_run": unset_note(),
-            "load_average_at_start": os.getloadavg()}
+            "load_average_at_start": os.getloadavg(), "code": code_version()}
 
 
 def main():

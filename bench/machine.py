@@ -5,8 +5,12 @@ The virtual machines here all call themselves "AMD EPYC", but they are not one p
 AMD family 25 model 1) at 190, its hardware's peak. The family, model and AVX-512 tell them apart.
 """
 import platform
+import subprocess
+from pathlib import Path
 
 import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def cpu(cpuinfo="/proc/cpuinfo"):
@@ -42,3 +46,18 @@ def describe(processor):
         return processor["name"]
     vectors = "AVX-512" if processor["avx512"] else "no AVX-512"
     return f"{processor['name']} (family {processor['family']}, model {processor['model']}, {vectors})"
+
+
+def code_version(root=ROOT):
+    """{"commit", "edited"}: the checkout's commit and whether ``helpers/`` or ``bench/`` differ from it, so that a
+    result names the code it measured; {"commit": None, ...} outside a git checkout."""
+    def git(*args):
+        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=30)
+    try:
+        head = git("rev-parse", "HEAD")
+        changes = git("status", "--porcelain", "--", "helpers", "bench")
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "edited": None}
+    if head.returncode != 0:
+        return {"commit": None, "edited": None}
+    return {"commit": head.stdout.strip(), "edited": bool(changes.stdout.strip())}

@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from helpers import backend, data as cifar, models, train  # noqa: E402
-from machine import blas_info, cpu, describe  # noqa: E402
+from machine import blas_info, code_version, cpu, describe  # noqa: E402
 from timing import peak_gflops  # noqa: E402
 
 DEFAULT_EPOCHS = {"lenet": 20, "vgg": 30, "resnet8": 30, "resnet9": 15, "resnet20": 30}
@@ -85,7 +85,7 @@ def main(argv=None):
         "model": model.name, "params": model.num_params(), "device": backend.describe(),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.python_implementation()} "
                    f"{platform.python_version()}",
-        "processor": cpu(), "numpy_blas": blas_info(), "forced_blas_unset": unset_note(),
+        "code": code_version(), "processor": cpu(), "numpy_blas": blas_info(), "forced_blas_unset": unset_note(),
         "sgemm_gflops": {"before": round(sgemm_before), "after": round(sgemm_after)},
         "epochs": epochs, "batch_size": args.batch_size, "lr": args.lr, "momentum": 0.9, "weight_decay": 5e-4,
         "schedule": "cosine",

@@ -410,6 +410,27 @@ def test_benchmarks_name_the_processor_and_its_vector_units(tmp_path):
     assert machine.cpu(tmp_path / "absent")["name"]
 
 
+def test_benchmarks_name_the_commit_they_measured(tmp_path):
+    """Results of runs hours apart are compared: each names its commit and whether helpers/ or bench/ had
+    uncommitted edits (an edit elsewhere does not count); outside a checkout, None rather than an error."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    import machine
+
+    assert machine.code_version(tmp_path) == {"commit": None, "edited": None}
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@example.org"]
+    subprocess.run(git + ["init", "-q"], check=True)
+    (tmp_path / "helpers").mkdir()
+    (tmp_path / "helpers" / "kernels.py").write_text("x = 1\n")
+    subprocess.run(git + ["add", "-A"], check=True)
+    subprocess.run(git + ["commit", "-qm", "one"], check=True)
+    head = subprocess.run(git + ["rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    assert machine.code_version(tmp_path) == {"commit": head, "edited": False}
+    (tmp_path / "README.md").write_text("notes\n")
+    assert machine.code_version(tmp_path)["edited"] is False
+    (tmp_path / "helpers" / "kernels.py").write_text("x = 2\n")
+    assert machine.code_version(tmp_path) == {"commit": head, "edited": True}
+
+
 @pytest.mark.parametrize("name", ["lenet", "vgg", "resnet8", "resnet9"])
 def test_models_agree_with_their_torch_twins(name):
     """Whole networks, train-mode forward and backward, ours in float32 against PyTorch with the same weights in
