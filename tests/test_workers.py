@@ -46,6 +46,9 @@ def test_kernels_hold_the_blas_to_one_thread_only_while_they_run():
     x = np.random.default_rng(0).standard_normal((4, 3, 8, 8))
     kernels.conv_forward(x, np.ones((5, 3, 3, 3)), np.zeros(5), stride=1, pad=1)
     assert blas_threads() == before, "the students' own code gets every BLAS thread back"
+    with pytest.raises(ValueError):
+        kernels.conv_forward(x, np.ones((5, 4, 3, 3)), np.zeros(5))  # 4 channels for an input of 3
+    assert blas_threads() == before, "also after a kernel raised"
 
 
 def test_the_kernels_keep_their_signatures():
