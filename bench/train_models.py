@@ -62,6 +62,7 @@ def main(argv=None):
     epochs = args.epochs or DEFAULT_EPOCHS.get(args.model, 20)
     out = Path(args.out or ROOT / "bench" / "results" / f"train_{args.model}.json")
 
+    code = code_version()  # before the run: later commits must not be credited with it
     sgemm_before = peak_gflops(3)  # the machine's speed at the start and at the end: a shared one varies
     start = time.perf_counter()
     data = cifar.load_cifar10(args.data)
@@ -85,7 +86,7 @@ def main(argv=None):
         "model": model.name, "params": model.num_params(), "device": backend.describe(),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.python_implementation()} "
                    f"{platform.python_version()}",
-        "code": code_version(), "processor": cpu(), "numpy_blas": blas_info(), "forced_blas_unset": unset_note(),
+        "code": code, "processor": cpu(), "numpy_blas": blas_info(), "forced_blas_unset": unset_note(),
         "sgemm_gflops": {"before": round(sgemm_before), "after": round(sgemm_after)},
         "epochs": epochs, "batch_size": args.batch_size, "lr": args.lr, "momentum": 0.9, "weight_decay": 5e-4,
         "schedule": "cosine",

@@ -59,6 +59,7 @@ def main(argv=None):
     parser.add_argument("--out", help="result JSON (default bench/results/train_torch_<model>.json)")
     args = parser.parse_args(argv)
     torch.set_num_threads(os.cpu_count())
+    code = code_version()  # before the run: later commits must not be credited with it
     data = cifar.load_cifar10(args.data)
     model = models.build(args.model, seed=args.seed)
     twin = torch_twin(model).train()
@@ -86,9 +87,9 @@ def main(argv=None):
         print(f"epoch {epoch}: test acc {test_acc[-1]:.4f}  {seconds[-1]:.0f} s", flush=True)
     result = {"command": "python bench/train_torch_twin.py " + " ".join(argv if argv is not None else sys.argv[1:]),
               "model": model.name, "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
-              "processor": cpu(), "code": code_version(), "forced_blas_unset": unset_note(), "epochs": args.epochs, "batch_size": args.batch_size,
-              "lr": args.lr, "crop_pad": args.crop_pad, "seconds": seconds, "test_acc": test_acc,
-              "load_average_at_end": os.getloadavg()}
+              "processor": cpu(), "code": code, "forced_blas_unset": unset_note(), "epochs": args.epochs,
+              "batch_size": args.batch_size, "lr": args.lr, "crop_pad": args.crop_pad, "seconds": seconds,
+              "test_acc": test_acc, "load_average_at_end": os.getloadavg()}
     out = Path(args.out or ROOT / "bench" / "results" / f"train_torch_{args.model}.json")
     out.write_text(json.dumps(result, indent=1))
     print(f"{model.name} on PyTorch {torch.__version__}: {sum(seconds):.0f} s for {args.epochs} epochs -> {out}")
