@@ -49,13 +49,14 @@ def describe(processor):
 
 
 def code_version(root=ROOT):
-    """{"commit", "edited"}: the checkout's commit and whether ``helpers/`` or ``bench/`` differ from it, so that a
-    result names the code it measured; {"commit": None, ...} outside a git checkout."""
+    """{"commit", "edited"}: the checkout's commit and whether the code in ``helpers/`` or ``bench/`` differs from it
+    (results in ``bench/results/`` do not count), so that a result names the code it measured; {"commit": None, ...}
+    outside a git checkout."""
     def git(*args):
         return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=30)
     try:
         head = git("rev-parse", "HEAD")
-        changes = git("status", "--porcelain", "--", "helpers", "bench")
+        changes = git("status", "--porcelain", "--", "helpers", "bench", ":(exclude)bench/results")
     except (OSError, subprocess.SubprocessError):
         return {"commit": None, "edited": None}
     if head.returncode != 0:

@@ -412,7 +412,7 @@ def test_benchmarks_name_the_processor_and_its_vector_units(tmp_path):
 
 def test_benchmarks_name_the_commit_they_measured(tmp_path):
     """Results of runs hours apart are compared: each names its commit and whether helpers/ or bench/ had
-    uncommitted edits (an edit elsewhere does not count); outside a checkout, None rather than an error."""
+    uncommitted edits (an edit elsewhere, or a new result, does not count); outside a checkout, None."""
     sys.path.insert(0, str(ROOT / "bench"))
     import machine
 
@@ -426,7 +426,9 @@ def test_benchmarks_name_the_commit_they_measured(tmp_path):
     head = subprocess.run(git + ["rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
     assert machine.code_version(tmp_path) == {"commit": head, "edited": False}
     (tmp_path / "README.md").write_text("notes\n")
-    assert machine.code_version(tmp_path)["edited"] is False
+    (tmp_path / "bench" / "results").mkdir(parents=True)
+    (tmp_path / "bench" / "results" / "run.json").write_text("{}\n")
+    assert machine.code_version(tmp_path)["edited"] is False, "a new result is not an edit of the code"
     (tmp_path / "helpers" / "kernels.py").write_text("x = 2\n")
     assert machine.code_version(tmp_path) == {"commit": head, "edited": True}
 
