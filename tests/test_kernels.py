@@ -36,8 +36,10 @@ def numerical(f, a, eps=1e-6):
 
 CONFIGS = [((2, 3, 7, 5), (4, 3, 3, 2), 1, 0), ((3, 2, 8, 8), (2, 2, 3, 3), 2, 1), ((1, 1, 9, 6), (3, 1, 4, 3), 3, 2),
            ((2, 4, 5, 5), (1, 4, 5, 5), 1, 0), ((2, 2, 6, 7), (3, 2, 1, 1), 2, 0),
-           # stride 1 with at least as many input as output channels: dx as a convolution of dout
+           # stride 1 with at least half as many input as output channels: dx as a convolution of dout
            ((2, 3, 6, 7), (2, 3, 3, 2), 1, 1), ((2, 3, 5, 6), (2, 3, 2, 2), 1, 2),
+           # stride 1 with fewer: each block's column gradients added back offset by offset
+           ((2, 2, 6, 5), (5, 2, 3, 3), 1, 1),
            # few filters, no padding: one copied column serves 4 or 2 positions (as LeNet-5's first layer), with fewer
            # input than output channels, with more, and with a non-square input and filter
            ((2, 3, 8, 8), (5, 3, 5, 5), 1, 0), ((2, 2, 6, 6), (5, 2, 3, 3), 1, 0), ((2, 4, 5, 8), (3, 4, 2, 5), 1, 0)]

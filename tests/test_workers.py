@@ -134,7 +134,7 @@ def _every_kernel(rng):
     results["affine"] = (out, *kernels.affine_backward(rng.standard_normal(out.shape), cache))
     xc = rng.standard_normal((8, 16, 20, 20))
     for name, (w, stride, pad) in {"conv flat": (rng.standard_normal((24, 16, 3, 3)), 1, 1),
-                                   "conv fewer in than out": (rng.standard_normal((32, 16, 3, 3)), 1, 1),
+                                   "conv far fewer in than out": (rng.standard_normal((40, 16, 3, 3)), 1, 1),
                                    "conv phases": (rng.standard_normal((6, 16, 5, 5)), 1, 0),
                                    "conv stride 2": (rng.standard_normal((24, 16, 3, 3)), 2, 1)}.items():
         out, cache = kernels.conv_forward(xc, w, rng.standard_normal(len(w)), stride=stride, pad=pad)
